@@ -1,0 +1,125 @@
+using System.Buffers;
+using System.Net.Mime;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using QuayAdmission.PullSecrets;
+
+namespace QuayAdmission.Admission;
+
+/// <summary>The transport: bytes in, AdmissionReview out. It never decides anything about a Pod.</summary>
+public static class AdmissionEndpoint
+{
+    // kube-apiserver caps a request body at 3 MiB and an etcd object at 1.5 MiB; 7 MiB leaves room for
+    // the review envelope (object + oldObject) while refusing anything that is not a real review.
+    public const int MaxBodyBytes = 7 * 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/mutate", HandleAsync);
+        return app;
+    }
+
+    private static async Task HandleAsync(
+        HttpContext context, PullSecretInjector injector, IOptions<TokenOptions> tokens, ILoggerFactory loggers)
+    {
+        // Reviews name pods and service accounts: they travel only over TLS, never on the plain health port.
+        if (!context.Request.IsHttps)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        var logger = loggers.CreateLogger(typeof(AdmissionEndpoint));
+        var (review, status, reason) = await ReadReviewAsync(context.Request, context.RequestAborted);
+        if (review?.Request is not { } request)
+        {
+            AdmissionLog.BadReview(logger, status, reason);
+            context.Response.StatusCode = status;
+            context.Response.ContentType = MediaTypeNames.Text.Plain;
+            await context.Response.WriteAsync(reason + "\n", context.RequestAborted);
+            return;
+        }
+
+        AdmissionOutcome outcome;
+        try
+        {
+            outcome = await injector.DecideAsync(request, context.RequestAborted);
+        }
+        catch (Exception e) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // The same stance as the failure policy: fail open by default, closed when the operator chose Deny.
+            var deny = tokens.Value.OnTokenFailure == TokenFailurePolicy.Deny;
+            AdmissionLog.Crashed(logger, e, request.Uid!, deny ? "denied" : "allowed");
+            outcome = deny
+                ? new AdmissionOutcome.Denied(500, "quay-admission: internal error")
+                : new AdmissionOutcome.Allowed(["quay-admission: internal error; pod admitted unchanged"]);
+        }
+
+        context.Response.ContentType = MediaTypeNames.Application.Json;
+        var answer = new AdmissionReview
+        {
+            ApiVersion = AdmissionReview.V1,
+            Kind = AdmissionReview.ReviewKind,
+            Response = outcome.ToResponse(request.Uid!),
+        };
+        await JsonSerializer.SerializeAsync(context.Response.Body, answer, AdmissionJsonContext.Default.AdmissionReview, context.RequestAborted);
+    }
+
+    /// <summary>Decodes and checks the envelope; on failure, the status code and a one-line reason.</summary>
+    internal static async Task<(AdmissionReview? Review, int Status, string Reason)> ReadReviewAsync(HttpRequest http, CancellationToken ct)
+    {
+        if (!MediaTypeHeaderValue.TryParse(http.ContentType, out var type) || !type.MediaType.Equals(MediaTypeNames.Application.Json, StringComparison.OrdinalIgnoreCase))
+            return (null, StatusCodes.Status415UnsupportedMediaType, "content type must be application/json");
+        if (http.ContentLength > MaxBodyBytes)
+            return (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
+
+        var body = await ReadBoundedAsync(http.Body, ct);
+        if (body is null)
+            return (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
+        if (body.Length == 0)
+            return (null, StatusCodes.Status400BadRequest, "empty body");
+
+        AdmissionReview? review;
+        try
+        {
+            review = JsonSerializer.Deserialize(body, AdmissionJsonContext.Default.AdmissionReview);
+        }
+        catch (JsonException e)
+        {
+            return (null, StatusCodes.Status400BadRequest, $"body is not an AdmissionReview: {OneLine(e.Message)}");
+        }
+
+        var reason = review switch
+        {
+            null => "body is not an AdmissionReview",
+            { ApiVersion: not AdmissionReview.V1 } => $"apiVersion must be {AdmissionReview.V1}",
+            { Kind: not AdmissionReview.ReviewKind } => $"kind must be {AdmissionReview.ReviewKind}",
+            { Request: null } => "the review has no request",
+            { Request.Uid: null or "" } => "the request has no uid",
+            _ => null,
+        };
+        return reason is null ? (review, StatusCodes.Status200OK, "") : (null, StatusCodes.Status400BadRequest, reason);
+    }
+
+    /// <summary>The body, or null once it passes <see cref="MaxBodyBytes"/> (a chunked body has no Content-Length to check up front).</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(Stream body, CancellationToken ct)
+    {
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        while (true)
+        {
+            var read = await body.ReadAsync(buffer.GetMemory(16 * 1024), ct);
+            if (read == 0)
+                return buffer.WrittenSpan.ToArray();
+            buffer.Advance(read);
+            if (buffer.WrittenCount > MaxBodyBytes)
+                return null;
+        }
+    }
+
+    private static string OneLine(string text)
+    {
+        var line = text.ReplaceLineEndings(" ");
+        return line.Length <= 200 ? line : line[..200] + "...";
+    }
+}

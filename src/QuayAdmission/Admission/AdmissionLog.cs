@@ -1,0 +1,18 @@
+namespace QuayAdmission.Admission;
+
+/// <summary>One line per admission decision; names and outcomes only, never a token.</summary>
+internal static partial class AdmissionLog
+{
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information,
+        Message = "Admission {Uid} pod {Namespace}/{Pod}: {Outcome} robots={Robots} dryRun={DryRun} in {ElapsedMs:0.0} ms")]
+    public static partial void Decided(ILogger logger, string uid, string @namespace, string pod, string robots, string outcome, bool dryRun, double elapsedMs);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Admission {Uid}: the pod cannot be read: {Reason}")]
+    public static partial void Malformed(ILogger logger, string uid, string reason);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Rejected review: {Status} {Reason}")]
+    public static partial void BadReview(ILogger logger, int status, string reason);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "Admission {Uid} failed unexpectedly; answering {Answer}")]
+    public static partial void Crashed(ILogger logger, Exception exception, string uid, string answer);
+}

@@ -1,0 +1,59 @@
+using System.Text.Json;
+using QuayAdmission.Patching;
+using QuayAdmission.PullSecrets;
+
+namespace QuayAdmission.Admission;
+
+/// <summary>The few fields of the raw Pod JSON the decision reads, type-checked where we rely on them.</summary>
+public sealed record PodFacts(
+    JsonElement Json,
+    string Namespace,
+    string DisplayName,
+    string ServiceAccount,
+    string? RobotAccounts,
+    string? Inject,
+    bool IsMirror)
+{
+    private const string DefaultServiceAccount = "default";
+
+    public static PodFacts Read(AdmissionRequest request)
+    {
+        if (request.Object is not { ValueKind: JsonValueKind.Object } pod)
+            throw new PodShapeException("request.object must be the Pod");
+
+        var metadata = OptionalObject(pod, "metadata", "metadata");
+        var ns = NonEmpty(request.Namespace) ?? NonEmpty(OptionalString(metadata, "namespace", "metadata.namespace"))
+            ?? throw new PodShapeException("the request names no namespace");
+        var name = NonEmpty(request.Name) ?? NonEmpty(OptionalString(metadata, "name", "metadata.name"));
+        var displayName = name ?? (OptionalString(metadata, "generateName", "metadata.generateName") is { Length: > 0 } prefix ? prefix + "*" : "(unnamed)");
+
+        var annotations = OptionalObject(metadata, "annotations", "metadata.annotations");
+        var spec = OptionalObject(pod, "spec", "spec");
+        var serviceAccount = NonEmpty(OptionalString(spec, "serviceAccountName", "spec.serviceAccountName")) ?? DefaultServiceAccount;
+
+        return new PodFacts(
+            pod,
+            ns,
+            displayName,
+            serviceAccount,
+            OptionalString(annotations, WellKnown.RobotAccountAnnotation, "the robot-account annotation"),
+            OptionalString(annotations, WellKnown.InjectAnnotation, "the inject annotation"),
+            annotations is { } a && a.TryGetProperty(WellKnown.MirrorPodAnnotation, out _));
+    }
+
+    private static JsonElement? OptionalObject(JsonElement? parent, string property, string path)
+    {
+        if (parent is not { } p || !p.TryGetProperty(property, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        return value.ValueKind == JsonValueKind.Object ? value : throw new PodShapeException($"{path} must be an object");
+    }
+
+    private static string? OptionalString(JsonElement? parent, string property, string path)
+    {
+        if (parent is not { } p || !p.TryGetProperty(property, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new PodShapeException($"{path} must be a string");
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+}

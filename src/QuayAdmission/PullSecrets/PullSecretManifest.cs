@@ -1,0 +1,85 @@
+using System.Globalization;
+using k8s.Models;
+using QuayAdmission.Quay;
+
+namespace QuayAdmission.PullSecrets;
+
+/// <summary>Builds and reads the managed Secret objects of the contract.</summary>
+public static class PullSecretManifest
+{
+    public static V1Secret Build(PullSecretKey key, QuayToken? token) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Secret",
+        Type = WellKnown.DockerConfigJsonType,
+        Metadata = new V1ObjectMeta
+        {
+            Name = key.SecretName,
+            NamespaceProperty = key.Namespace,
+            Labels = new Dictionary<string, string> { [WellKnown.ManagedByLabel] = WellKnown.ManagedByValue },
+            Annotations = Annotations(key, token),
+        },
+        Data = new Dictionary<string, byte[]>
+        {
+            [WellKnown.DockerConfigJsonKey] = token is null
+                ? DockerConfig.Empty
+                : DockerConfig.For(key.RegistryHost, key.Robot, token.Token),
+        },
+    };
+
+    /// <summary>
+    /// Copies our fields onto the stored object, keeping its identity (uid, resourceVersion) and
+    /// anything other writers added: kubelets remember a Secret, so it is updated, never re-created.
+    /// </summary>
+    public static V1Secret Update(V1Secret stored, PullSecretKey key, QuayToken token)
+    {
+        var desired = Build(key, token);
+        stored.Type = desired.Type;
+        stored.Metadata.Labels ??= new Dictionary<string, string>();
+        foreach (var (name, value) in desired.Metadata.Labels)
+            stored.Metadata.Labels[name] = value;
+        stored.Metadata.Annotations ??= new Dictionary<string, string>();
+        foreach (var (name, value) in desired.Metadata.Annotations)
+            stored.Metadata.Annotations[name] = value;
+        stored.Data ??= new Dictionary<string, byte[]>();
+        stored.Data[WellKnown.DockerConfigJsonKey] = desired.Data[WellKnown.DockerConfigJsonKey];
+        return stored;
+    }
+
+    /// <summary>The token's expiry, or null for a placeholder or a Secret we cannot read.</summary>
+    public static DateTimeOffset? ExpiresAt(V1Secret secret)
+    {
+        var annotations = secret.Metadata?.Annotations;
+        if (annotations is null || !annotations.TryGetValue(WellKnown.ExpiresAtAnnotation, out var text))
+            return null;
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+            ? at
+            : null;
+    }
+
+    /// <summary>Reads the key a managed Secret was written for, or null when its annotations are incomplete.</summary>
+    public static PullSecretKey? KeyOf(V1Secret secret)
+    {
+        var annotations = secret.Metadata?.Annotations;
+        if (annotations is null
+            || secret.Metadata?.NamespaceProperty is not { } ns
+            || !annotations.TryGetValue(WellKnown.ServiceAccountAnnotation, out var serviceAccount)
+            || !annotations.TryGetValue(WellKnown.RegistryAnnotation, out var registry)
+            || !annotations.TryGetValue(WellKnown.RobotAccountAnnotation, out var robot))
+            return null;
+        return new PullSecretKey(ns, serviceAccount, registry, robot);
+    }
+
+    private static Dictionary<string, string> Annotations(PullSecretKey key, QuayToken? token)
+    {
+        var annotations = new Dictionary<string, string>
+        {
+            [WellKnown.RegistryAnnotation] = key.RegistryHost,
+            [WellKnown.RobotAccountAnnotation] = key.Robot,
+            [WellKnown.ServiceAccountAnnotation] = key.ServiceAccount,
+        };
+        if (token is not null)
+            annotations[WellKnown.ExpiresAtAnnotation] = token.ExpiresAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        return annotations;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Collections.Concurrent;
+using k8s.Models;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using QuayAdmission.Kubernetes;
+using QuayAdmission.Quay;
+
+namespace QuayAdmission.PullSecrets;
+
+/// <summary>
+/// Makes sure the pull Secret of a key holds a fresh token: memory cache, then the Secret in the
+/// API, then a new exchange. One exchange per key at a time, shared by every admission waiting on it.
+/// </summary>
+public sealed class PullSecretProvisioner(
+    IMemoryCache cache,
+    PullSecretStore store,
+    TokenMinter minter,
+    TimeProvider time,
+    IOptions<TokenOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<PullSecretProvisioner> logger)
+{
+    private const int MaxWriteAttempts = 3;
+
+    private readonly ConcurrentDictionary<PullSecretKey, Task<TokenStatus>> inflight = new();
+    private readonly TokenOptions settings = options.Value;
+
+    /// <summary>Waits at most <paramref name="budget"/>; the work goes on past it and lands in the Secret.</summary>
+    public async Task<TokenStatus> EnsureAsync(PullSecretKey key, TimeSpan budget, CancellationToken ct)
+    {
+        if (cache.TryGetValue(key, out DateTimeOffset cached) && IsFresh(cached))
+            return new TokenStatus.Ready(cached);
+
+        try
+        {
+            return await StartOrJoin(key).WaitAsync(budget, time, ct);
+        }
+        catch (TimeoutException)
+        {
+            return new TokenStatus.Unavailable($"no token within {budget.TotalSeconds:0.#} s", Refused: false);
+        }
+    }
+
+    /// <summary>The same work without a budget, for the refresher. Returns once the Secret is written or the attempt failed.</summary>
+    public Task<TokenStatus> RenewAsync(PullSecretKey key) => StartOrJoin(key);
+
+    public bool IsFresh(DateTimeOffset expiresAt) => expiresAt - time.GetUtcNow() >= settings.MinRemaining;
+
+    private Task<TokenStatus> StartOrJoin(PullSecretKey key)
+    {
+        var mine = new TaskCompletionSource<TokenStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shared = inflight.GetOrAdd(key, mine.Task);
+        if (shared == mine.Task)
+            _ = RunAsync(key, mine);
+        return shared;
+    }
+
+    private async Task RunAsync(PullSecretKey key, TaskCompletionSource<TokenStatus> completion)
+    {
+        // The work belongs to no single admission: it must outlive a caller that gave up, and stop with the process.
+        var ct = lifetime.ApplicationStopping;
+        TokenStatus status;
+        try
+        {
+            status = await ProvisionAsync(key, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            var reason = e is TokenExchangeException ? e.Message : $"Kubernetes API: {KubernetesErrors.Describe(e)}";
+            PullSecretLog.ProvisionFailed(logger, key.Namespace, key.SecretName, key.Robot, reason);
+            status = new TokenStatus.Unavailable(reason, Refused: false);
+        }
+        catch (OperationCanceledException)
+        {
+            status = new TokenStatus.Unavailable("shutting down", Refused: false);
+        }
+        inflight.TryRemove(KeyValuePair.Create(key, completion.Task));
+        completion.SetResult(status);
+    }
+
+    private async Task<TokenStatus> ProvisionAsync(PullSecretKey key, CancellationToken ct)
+    {
+        var stored = await store.GetAsync(key.Namespace, key.SecretName, ct);
+        var storedExpiry = stored is null ? null : PullSecretManifest.ExpiresAt(stored);
+        if (storedExpiry is { } valid && IsFresh(valid))
+            return Remember(key, valid);
+
+        var mint = minter.MintAsync(key, ct);
+        if (stored is null && !await FinishesWithin(mint, settings.InlineBudget, ct))
+        {
+            // Admission has moved on with the name; a placeholder lets the refresher find the key if we fail.
+            stored = await CreatePlaceholderAsync(key, ct);
+        }
+
+        QuayToken token;
+        try
+        {
+            token = await mint;
+        }
+        catch (TokenExchangeException e)
+        {
+            if (storedExpiry is { } stillValid && stillValid > time.GetUtcNow())
+            {
+                PullSecretLog.RenewalFailedKeptToken(logger, key.Namespace, key.SecretName, key.Robot, e.Message, stillValid);
+                return new TokenStatus.Ready(stillValid);
+            }
+            if (stored is null)
+                await TryCreatePlaceholderAsync(key, ct);
+            PullSecretLog.ProvisionFailed(logger, key.Namespace, key.SecretName, key.Robot, e.Message);
+            return new TokenStatus.Unavailable(e.Message, e.Refused);
+        }
+
+        var written = await WriteAsync(key, stored, token, ct);
+        var expiresAt = PullSecretManifest.ExpiresAt(written) ?? token.ExpiresAt;
+        PullSecretLog.TokenWritten(logger, key.Namespace, key.SecretName, key.Robot, expiresAt, written.Metadata.ResourceVersion);
+        return Remember(key, expiresAt);
+    }
+
+    private async Task<bool> FinishesWithin(Task work, TimeSpan limit, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var delay = Task.Delay(limit, time, timeout.Token);
+        var first = await Task.WhenAny(work, delay);
+        await timeout.CancelAsync();
+        return first == work;
+    }
+
+    /// <summary>Writes the token, in place when the Secret exists; on a concurrent write, uses the winner's token if it is fresh.</summary>
+    private async Task<V1Secret> WriteAsync(PullSecretKey key, V1Secret? stored, QuayToken token, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return stored is null
+                    ? await store.CreateAsync(PullSecretManifest.Build(key, token), ct)
+                    : await store.ReplaceAsync(PullSecretManifest.Update(stored, key, token), ct);
+            }
+            catch (SecretConflictException) when (attempt < MaxWriteAttempts)
+            {
+                stored = await store.GetAsync(key.Namespace, key.SecretName, ct);
+                if (stored is not null && PullSecretManifest.ExpiresAt(stored) is { } theirs && IsFresh(theirs))
+                    return stored;
+            }
+        }
+    }
+
+    private async Task<V1Secret> CreatePlaceholderAsync(PullSecretKey key, CancellationToken ct)
+    {
+        try
+        {
+            var created = await store.CreateAsync(PullSecretManifest.Build(key, token: null), ct);
+            PullSecretLog.PlaceholderCreated(logger, key.Namespace, key.SecretName, key.Robot);
+            return created;
+        }
+        catch (SecretConflictException)
+        {
+            return await store.GetAsync(key.Namespace, key.SecretName, ct)
+                ?? throw new TokenExchangeException($"Secret {key.Namespace}/{key.SecretName} keeps changing");
+        }
+    }
+
+    /// <summary>After a failed exchange the placeholder is a courtesy: its own failure must not hide the exchange's reason.</summary>
+    private async Task TryCreatePlaceholderAsync(PullSecretKey key, CancellationToken ct)
+    {
+        try
+        {
+            await CreatePlaceholderAsync(key, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            PullSecretLog.PlaceholderFailed(logger, key.Namespace, key.SecretName, KubernetesErrors.Describe(e));
+        }
+    }
+
+    private TokenStatus.Ready Remember(PullSecretKey key, DateTimeOffset expiresAt)
+    {
+        cache.Set(key, expiresAt, new MemoryCacheEntryOptions
+        {
+            AbsoluteExpiration = expiresAt - settings.MinRemaining,
+            Size = 1,
+        });
+        return new TokenStatus.Ready(expiresAt);
+    }
+}

@@ -1,0 +1,64 @@
+using System.Net;
+using k8s;
+using k8s.Models;
+using QuayAdmission.Kubernetes;
+
+namespace QuayAdmission.PullSecrets;
+
+/// <summary>The managed Secrets in the API. Conflicts surface as <see cref="SecretConflictException"/>.</summary>
+public sealed class PullSecretStore(IKubernetes kubernetes)
+{
+    public static readonly string ManagedSelector = $"{WellKnown.ManagedByLabel}={WellKnown.ManagedByValue}";
+
+    public async Task<V1Secret?> GetAsync(string ns, string name, CancellationToken ct)
+    {
+        try
+        {
+            return await kubernetes.CoreV1.ReadNamespacedSecretAsync(name, ns, cancellationToken: ct);
+        }
+        catch (Exception e) when (e.IsStatus(HttpStatusCode.NotFound))
+        {
+            return null;
+        }
+    }
+
+    public Task<V1Secret> CreateAsync(V1Secret secret, CancellationToken ct) =>
+        OnConflict(() => kubernetes.CoreV1.CreateNamespacedSecretAsync(secret, secret.Metadata.NamespaceProperty, cancellationToken: ct));
+
+    /// <summary>Replaces the Secret only if it still has the resourceVersion it was read with.</summary>
+    public Task<V1Secret> ReplaceAsync(V1Secret secret, CancellationToken ct) =>
+        OnConflict(() => kubernetes.CoreV1.ReplaceNamespacedSecretAsync(secret, secret.Metadata.Name, secret.Metadata.NamespaceProperty, cancellationToken: ct));
+
+    public async Task<IList<V1Secret>> ListManagedAsync(CancellationToken ct) =>
+        (await kubernetes.CoreV1.ListSecretForAllNamespacesAsync(labelSelector: ManagedSelector, cancellationToken: ct)).Items;
+
+    /// <summary>Deletes the Secret if it still has <paramref name="resourceVersion"/>; false when it changed or is gone.</summary>
+    public async Task<bool> DeleteAsync(string ns, string name, string resourceVersion, CancellationToken ct)
+    {
+        try
+        {
+            await kubernetes.CoreV1.DeleteNamespacedSecretAsync(
+                name, ns, new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = resourceVersion } }, cancellationToken: ct);
+            return true;
+        }
+        catch (Exception e) when (e.IsStatus(HttpStatusCode.NotFound) || e.IsStatus(HttpStatusCode.Conflict))
+        {
+            return false;
+        }
+    }
+
+    private static async Task<V1Secret> OnConflict(Func<Task<V1Secret>> write)
+    {
+        try
+        {
+            return await write();
+        }
+        catch (Exception e) when (e.IsStatus(HttpStatusCode.Conflict))
+        {
+            throw new SecretConflictException();
+        }
+    }
+}
+
+/// <summary>Another writer got there first (AlreadyExists on create, Conflict on a stale resourceVersion).</summary>
+public sealed class SecretConflictException() : Exception("the Secret was written concurrently");

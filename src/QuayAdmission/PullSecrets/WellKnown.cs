@@ -1,0 +1,16 @@
+namespace QuayAdmission.PullSecrets;
+
+/// <summary>The names of the public contract (DESIGN.md): annotations, labels and the Secret type.</summary>
+public static class WellKnown
+{
+    public const string RobotAccountAnnotation = "quay-admission.io/robot-account";
+    public const string InjectAnnotation = "quay-admission.io/inject";
+    public const string RegistryAnnotation = "quay-admission.io/registry";
+    public const string ServiceAccountAnnotation = "quay-admission.io/service-account";
+    public const string ExpiresAtAnnotation = "quay-admission.io/expires-at";
+    public const string ManagedByLabel = "app.kubernetes.io/managed-by";
+    public const string ManagedByValue = "quay-admission";
+    public const string MirrorPodAnnotation = "kubernetes.io/config.mirror";
+    public const string DockerConfigJsonType = "kubernetes.io/dockerconfigjson";
+    public const string DockerConfigJsonKey = ".dockerconfigjson";
+}

@@ -1,0 +1,96 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace QuayAdmission.Quay;
+
+/// <summary>Quay's robot federation: a Kubernetes JWT in, a one-hour robot token out.</summary>
+public sealed partial class QuayFederationClient(QuayHttpClients clients)
+{
+    // Quay's error text goes into warnings and events; a bounded slice of it is enough to act on.
+    private const int MaxErrorText = 200;
+
+    public async Task<QuayToken> ExchangeAsync(RegistryOptions registry, string robot, string serviceAccountJwt, CancellationToken ct)
+    {
+        var client = clients.For(registry);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.EffectiveFederationUrl, "oauth2/federation/robot/token"));
+        request.Headers.Authorization = new AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{robot}:{serviceAccountJwt}")));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new TokenExchangeException($"Quay {registry.Host} unreachable: {e.HttpRequestError}");
+        }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new TokenExchangeException($"Quay {registry.Host} did not answer in time");
+        }
+
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                var code = (int)response.StatusCode;
+                throw new TokenExchangeException($"Quay answered {code}: {ErrorText(body)}", refused: code is >= 400 and < 500);
+            }
+            return QuayToken.FromJwt(TokenFrom(body));
+        }
+    }
+
+    private static string TokenFrom(string body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            if (json.RootElement.ValueKind == JsonValueKind.Object
+                && json.RootElement.TryGetProperty("token", out var token)
+                && token.ValueKind == JsonValueKind.String
+                && token.GetString() is { Length: > 0 } text)
+                return text;
+        }
+        catch (JsonException)
+        {
+        }
+        throw new TokenExchangeException("Quay answered 200 without a token");
+    }
+
+    /// <summary>Quay's <c>error</c> (or <c>error_description</c>) field, else the body, one line and bounded.</summary>
+    private static string ErrorText(string body)
+    {
+        var text = body;
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            if (json.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var field in new[] { "error_description", "error", "message" })
+                {
+                    if (json.RootElement.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String)
+                    {
+                        text = value.GetString()!;
+                        break;
+                    }
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        text = JwtLike().Replace(new string(text.Select(c => char.IsControl(c) ? ' ' : c).ToArray()), "[jwt]").Trim();
+        if (text.Length == 0)
+            return "(no detail)";
+        return text.Length <= MaxErrorText ? text : text[..MaxErrorText] + "...";
+    }
+
+    // Should an error page ever echo a credential, it must not travel on into warnings and events.
+    [GeneratedRegex(@"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*", RegexOptions.CultureInvariant)]
+    private static partial Regex JwtLike();
+}

@@ -1,0 +1,10 @@
+namespace QuayAdmission.Quay;
+
+/// <summary>
+/// A token could not be obtained. The message is safe to show a person (warnings, events, logs):
+/// it never carries a token. <see cref="Refused"/> says the other side said no, as opposed to being unreachable.
+/// </summary>
+public sealed class TokenExchangeException(string message, bool refused = false) : Exception(message)
+{
+    public bool Refused { get; } = refused;
+}
