@@ -19,6 +19,7 @@ public sealed record QuayToken(string Token, DateTimeOffset ExpiresAt)
             using var claims = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[1]));
             if (claims.RootElement.ValueKind != JsonValueKind.Object
                 || !claims.RootElement.TryGetProperty("exp", out var exp)
+                || exp.ValueKind != JsonValueKind.Number
                 || !exp.TryGetInt64(out var seconds))
                 throw new TokenExchangeException("Quay returned a token without an exp claim");
             return DateTimeOffset.FromUnixTimeSeconds(seconds);
