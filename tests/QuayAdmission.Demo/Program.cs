@@ -1,0 +1,109 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using QuayAdmission.Demo;
+using QuayAdmission.Tests.Fakes;
+using QuayAdmission.Tests.Support;
+
+// make demo: the real webhook process, stand-ins for the Kubernetes API and Quay on loopback,
+// and four Pod admissions narrated step by step.
+var dll = args.FirstOrDefault() ?? Path.Combine(AppContext.BaseDirectory, "../../../../../src/QuayAdmission/bin/Release/net10.0/QuayAdmission.dll");
+if (!File.Exists(dll))
+{
+    Console.Error.WriteLine($"webhook not built: {dll} (run `make build`)");
+    return 2;
+}
+
+var work = Directory.CreateTempSubdirectory("quay-admission-demo-").FullName;
+await using var kube = await FakeKubernetesApi.StartAsync(TimeProvider.System);
+await using var quay = await FakeQuay.StartAsync(TimeProvider.System);
+var certificates = DevCertificates.Write(work);
+quay.TrustSubject("acme+puller", kube.Issuer, "system:serviceaccount:team-a:default");
+
+Heading("Stand-ins");
+Console.WriteLine($"Kubernetes API  {kube.BaseAddress}  (issuer {kube.Issuer})");
+Console.WriteLine($"Quay            {quay.BaseAddress}  trusts acme+puller for system:serviceaccount:team-a:default");
+
+var webhookLog = new List<string>();
+await using var webhook = await WebhookProcess.StartAsync(dll, new Dictionary<string, string>
+{
+    ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
+    ["QuayAdmission__Registries__0__Host"] = quay.Host,
+    ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+    ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
+    ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
+    ["Logging__Console__FormatterName"] = "simple",
+    ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+}, line => { lock (webhookLog) webhookLog.Add(line); });
+Console.WriteLine($"Webhook         https://127.0.0.1:{webhook.HttpsPort}/mutate  health http://127.0.0.1:{webhook.HealthPort}/readyz (ready)");
+
+using var client = certificates.Client(webhook.HttpsPort);
+var pod = Pods.Json(name: null, generateName: "web-", robotAccount: "acme+puller");
+
+await Admit("1. A fresh Pod in team-a naming acme+puller", pod, dryRun: false);
+await Admit("2. The same Pod again (token cached: no calls expected)", pod, dryRun: false);
+await Admit("3. A dry run (no TokenRequest, no Quay call, no write; same patch)", pod, dryRun: true);
+await Admit("4. A Pod whose ServiceAccount Quay does not trust", Pods.Json(name: null, generateName: "intruder-", serviceAccount: "intruder"), dryRun: false);
+
+Heading("Secrets in the Kubernetes API stand-in");
+foreach (var secret in kube.Secrets)
+{
+    var config = Encoding.UTF8.GetString(secret.Data[".dockerconfigjson"]);
+    Console.WriteLine($"{secret.Metadata.NamespaceProperty}/{secret.Metadata.Name}  type {secret.Type}  resourceVersion {secret.Metadata.ResourceVersion}");
+    foreach (var (key, value) in secret.Metadata.Annotations ?? new Dictionary<string, string>())
+        Console.WriteLine($"  {key}: {value}");
+    Console.WriteLine($"  .dockerconfigjson: {Shorten(config)}");
+}
+
+Heading("What the webhook logged");
+lock (webhookLog)
+    webhookLog.ForEach(l => Console.WriteLine("  " + l));
+return 0;
+
+async Task Admit(string title, string podJson, bool dryRun)
+{
+    Heading(title);
+    kube.ResetCounts();
+    quay.ResetCounts();
+    var review = Reviews.Create(podJson, dryRun: dryRun);
+    using var content = new StringContent(review, Encoding.UTF8, "application/json");
+    using var http = await client.PostAsync(new Uri("/mutate", UriKind.Relative), content);
+    var response = JsonNode.Parse(await http.Content.ReadAsStringAsync())!["response"]!;
+
+    Console.WriteLine($"HTTP {(int)http.StatusCode}, allowed: {response["allowed"]}");
+    if (response["status"] is { } status)
+        Console.WriteLine($"status: {status["code"]} {status["message"]}");
+    if (response["patch"] is { } patch)
+    {
+        var decoded = JsonNode.Parse(Convert.FromBase64String(patch.GetValue<string>()))!;
+        Console.WriteLine($"patch ({response["patchType"]}): {decoded.ToJsonString(new JsonSerializerOptions { WriteIndented = false })}");
+    }
+    else
+    {
+        Console.WriteLine("patch: none");
+    }
+    foreach (var warning in response["warnings"]?.AsArray() ?? [])
+        Console.WriteLine($"warning: {warning}");
+
+    var calls = kube.Requests.Where(r => r.Operation is not ("jwks" or "discovery")).Select(r => $"{r.Method} {r.Path}").ToList();
+    Console.WriteLine($"Kubernetes API calls: {(calls.Count == 0 ? "none" : string.Join(", ", calls))}");
+    var exchanges = quay.Exchanges.Select(e => $"{e.Robot} as {e.Subject} -> {e.StatusCode}{(e.Error is null ? "" : " " + e.Error)}").ToList();
+    Console.WriteLine($"Quay exchanges: {(exchanges.Count == 0 ? "none" : string.Join(", ", exchanges))}");
+}
+
+static void Heading(string text) => Console.WriteLine($"\n== {text}");
+
+// Tokens are shown by their first characters only, as an operator would want in a terminal.
+static string Shorten(string dockerConfig)
+{
+    var json = JsonNode.Parse(dockerConfig)!;
+    foreach (var (_, entry) in json["auths"]!.AsObject())
+    {
+        foreach (var field in new[] { "password", "auth" })
+        {
+            var value = entry![field]!.GetValue<string>();
+            entry[field] = value[..Math.Min(12, value.Length)] + $"...({value.Length} chars)";
+        }
+    }
+    return json.ToJsonString();
+}

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace QuayAdmission.Demo;
+
+/// <summary>The real webhook as a child process on loopback ports, configured through its environment.</summary>
+public sealed class WebhookProcess : IAsyncDisposable
+{
+    private readonly Process process;
+
+    private WebhookProcess(Process process, int httpsPort, int healthPort)
+    {
+        this.process = process;
+        HttpsPort = httpsPort;
+        HealthPort = healthPort;
+    }
+
+    public int HttpsPort { get; }
+    public int HealthPort { get; }
+
+    public static async Task<WebhookProcess> StartAsync(string dll, IDictionary<string, string> environment, Action<string> output)
+    {
+        var httpsPort = FreePort();
+        var healthPort = FreePort();
+        var start = new ProcessStartInfo("dotnet", [dll])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+        start.Environment["QuayAdmission__Server__BindAddress"] = "127.0.0.1";
+        start.Environment["QuayAdmission__Server__HttpsPort"] = httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["QuayAdmission__Server__HealthPort"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var webhook = new WebhookProcess(process, httpsPort, healthPort);
+        await webhook.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        return webhook;
+    }
+
+    /// <summary>Polls /readyz; returns how long the process took from start to ready.</summary>
+    public async Task<TimeSpan> WaitReadyAsync(TimeSpan within)
+    {
+        using var health = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HealthPort}"), Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"the webhook exited with code {process.ExitCode}");
+            try
+            {
+                using var response = await health.GetAsync(new Uri("/readyz", UriKind.Relative));
+                if (response.StatusCode == HttpStatusCode.OK)
+                    return DateTime.Now - process.StartTime;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("the webhook did not become ready");
+    }
+
+    public long PeakWorkingSetBytes()
+    {
+        process.Refresh();
+        return process.PeakWorkingSet64;
+    }
+
+    /// <summary>SIGTERM, as kubelet sends it, then wait for the graceful shutdown.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                await kill.WaitForExitAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        process.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
