@@ -16,8 +16,9 @@ test:
 
 # The real webhook process against local stand-ins of the Kubernetes API and Quay, narrated.
 demo:
-	$(DOTNET) build tests/QuayAdmission.Demo -c $(CONFIGURATION) -v quiet -nologo
-	$(DOTNET) run --project tests/QuayAdmission.Demo -c $(CONFIGURATION) --no-build
+	$(DOTNET) build QuayAdmission.sln -c $(CONFIGURATION) -v quiet -nologo
+	$(DOTNET) run --project tests/QuayAdmission.Demo -c $(CONFIGURATION) --no-build -- \
+	  src/QuayAdmission/bin/$(CONFIGURATION)/net10.0/QuayAdmission.dll
 
 # The webhook against the current kube context (KUBECONFIG or ~/.kube/config), on loopback ports.
 QUAY_HOST ?= quay.io

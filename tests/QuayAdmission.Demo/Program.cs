@@ -7,7 +7,7 @@ using QuayAdmission.Tests.Support;
 
 // make demo: the real webhook process, stand-ins for the Kubernetes API and Quay on loopback,
 // and four Pod admissions narrated step by step.
-var dll = args.FirstOrDefault() ?? Path.Combine(AppContext.BaseDirectory, "../../../../../src/QuayAdmission/bin/Release/net10.0/QuayAdmission.dll");
+var dll = Path.GetFullPath(args.FirstOrDefault() ?? "src/QuayAdmission/bin/Release/net10.0/QuayAdmission.dll");
 if (!File.Exists(dll))
 {
     Console.Error.WriteLine($"webhook not built: {dll} (run `make build`)");
@@ -76,7 +76,7 @@ async Task Admit(string title, string podJson, bool dryRun)
     if (response["patch"] is { } patch)
     {
         var decoded = JsonNode.Parse(Convert.FromBase64String(patch.GetValue<string>()))!;
-        Console.WriteLine($"patch ({response["patchType"]}): {decoded.ToJsonString(new JsonSerializerOptions { WriteIndented = false })}");
+        Console.WriteLine($"patch ({response["patchType"]}): {decoded.ToJsonString()}");
     }
     else
     {
@@ -105,5 +105,5 @@ static string Shorten(string dockerConfig)
             entry[field] = value[..Math.Min(12, value.Length)] + $"...({value.Length} chars)";
         }
     }
-    return json.ToJsonString();
+    return json.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace QuayAdmission.PullSecrets;
@@ -12,7 +13,8 @@ public static class DockerConfig
     {
         var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{robot}:{token}"));
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        // Relaxed escaping keeps robot names readable ("acme+puller", not "acme\u002Bpuller"); this JSON never meets HTML.
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteStartObject("auths");
