@@ -1,0 +1,477 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
+
+namespace QuayAdmission.Tests.Fakes;
+
+/// <summary>
+/// A local stand-in for Quay's robot federation endpoint, <c>GET /oauth2/federation/robot/token</c>,
+/// served by Kestrel on 127.0.0.1 (optionally over HTTPS with its own CA). It checks what Quay checks:
+/// Basic auth of <c>robot:kubernetes-jwt</c>, the JWT's RS256 signature against the issuer's JWKS
+/// (found through OIDC discovery over HTTP), expiry, and that the robot trusts the (issuer, subject).
+/// </summary>
+public sealed partial class FakeQuay : IAsyncDisposable
+{
+    public const string ExchangePath = "/oauth2/federation/robot/token";
+
+    private const string UntrustedSubject = "Federation config does not match the issuer and subject of the token";
+
+    private readonly TimeProvider _time;
+    private readonly RSA _signingKey = RSA.Create(2048);
+    private readonly HttpClient _jwksClient = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly X509Certificate2? _caCertificate;
+    private readonly X509Certificate2? _serverCertificate;
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, HashSet<(string Issuer, string Subject)>> _robots = [];
+    private readonly Dictionary<string, Task<JsonArray?>> _jwksByIssuer = [];
+    private readonly List<ExchangeRecord> _exchanges = [];
+    private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
+    private int _exchangeCount;
+    private QuayBehaviour _behaviour = QuayBehaviour.Normal;
+    private TimeSpan _tokenLifetime = TimeSpan.FromHours(1);
+    private string? _expectedAudience;
+    private LoopbackServer? _server;
+
+    private FakeQuay(TimeProvider time, bool https)
+    {
+        _time = time;
+        if (https)
+        {
+            (_caCertificate, _serverCertificate) = MakeCertificates();
+        }
+    }
+
+    public static async Task<FakeQuay> StartAsync(TimeProvider time, bool https = false, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        var quay = new FakeQuay(time, https);
+        try
+        {
+            quay._server = await LoopbackServer.StartAsync(quay.HandleAsync, quay._serverCertificate, ct);
+            return quay;
+        }
+        catch
+        {
+            await quay.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>e.g. https://127.0.0.1:41235/ (with the trailing slash).</summary>
+    public Uri BaseAddress => Server.BaseAddress;
+
+    /// <summary>host:port, as a registry's Host is configured, e.g. <c>127.0.0.1:41235</c>.</summary>
+    public string Host => BaseAddress.Authority;
+
+    /// <summary>The CA that issued the HTTPS certificate (for 127.0.0.1 and localhost), as PEM.</summary>
+    public string CaCertificatePem => (_caCertificate ?? throw new InvalidOperationException("started without https")).ExportCertificatePem();
+
+    public string WriteCaFile(string path)
+    {
+        File.WriteAllText(path, CaCertificatePem);
+        return path;
+    }
+
+    /// <summary>The current answer mode; <see cref="QuayBehaviour.Normal"/> unless a test changes it.</summary>
+    public QuayBehaviour Behaviour
+    {
+        get => Locked(() => _behaviour);
+        set => Locked(() => _behaviour = value ?? throw new ArgumentNullException(nameof(value)));
+    }
+
+    /// <summary>Lifetime of issued robot tokens; one hour, as Quay.</summary>
+    public TimeSpan TokenLifetime
+    {
+        get => Locked(() => _tokenLifetime);
+        set => Locked(() => _tokenLifetime = value);
+    }
+
+    /// <summary>When set, the presented token's <c>aud</c> must contain it (Quay's per-binding audience check).</summary>
+    public string? ExpectedAudience
+    {
+        get => Locked(() => _expectedAudience);
+        set => Locked(() => _expectedAudience = value);
+    }
+
+    /// <summary>Calls to the federation endpoint, failed ones included.</summary>
+    public int ExchangeCount => Locked(() => _exchangeCount);
+
+    public IReadOnlyList<ExchangeRecord> Exchanges => Locked(() => _exchanges.ToList());
+
+    public void ResetCounts() => Locked(() =>
+    {
+        _exchangeCount = 0;
+        _exchanges.Clear();
+    });
+
+    /// <summary>Completes once <see cref="ExchangeCount"/> reaches <paramref name="count"/>: lets a test act while an exchange hangs, without sleeping.</summary>
+    public Task WaitForExchangesAsync(int count, CancellationToken ct = default)
+    {
+        lock (_gate)
+        {
+            if (_exchangeCount >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((count, reached));
+            return reached.Task.WaitAsync(ct);
+        }
+    }
+
+    /// <summary>Creates the robot (<c>org+name</c>) if needed and lets tokens with this issuer and subject act as it.</summary>
+    public void TrustSubject(string robot, string issuer, string subject) => Locked(() =>
+    {
+        AddRobotLocked(robot).Add((issuer, subject));
+    });
+
+    /// <summary>A robot without any federation configured.</summary>
+    public void AddRobot(string robot) => Locked(() => AddRobotLocked(robot));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        _jwksClient.Dispose();
+        _caCertificate?.Dispose();
+        _serverCertificate?.Dispose();
+        _signingKey.Dispose();
+    }
+
+    private LoopbackServer Server => _server ?? throw new InvalidOperationException("not started");
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        if (context.Request.Path != ExchangePath || !HttpMethods.IsGet(context.Request.Method))
+        {
+            await WriteAsync(context, 404, Error("not found"));
+            return;
+        }
+
+        Locked(() =>
+        {
+            _exchangeCount++;
+            _waiters.RemoveAll(w => _exchangeCount >= w.Count && w.Reached.TrySetResult());
+        });
+        var behaviour = Behaviour;
+        switch (behaviour.Kind)
+        {
+            case QuayBehaviourKind.Status:
+                Record(context.Request, behaviour.Code, null, "status set by the test");
+                await WriteAsync(context, behaviour.Code, behaviour.Body);
+                return;
+            case QuayBehaviourKind.Garbage:
+                Record(context.Request, 200, null, "garbage set by the test");
+                context.Response.ContentType = "text/html";
+                await context.Response.WriteAsync("<html>oops", context.RequestAborted);
+                return;
+            case QuayBehaviourKind.Never:
+                Record(context.Request, 0, null, "never answers");
+                await Server.WaitAsync(Timeout.InfiniteTimeSpan, context.RequestAborted);
+                context.Abort();
+                return;
+            case QuayBehaviourKind.Reset:
+                Record(context.Request, 0, null, "connection reset");
+                context.Abort();
+                return;
+            case QuayBehaviourKind.Delay when !await Server.WaitAsync(behaviour.Duration, context.RequestAborted):
+                Record(context.Request, 0, null, "client left during the delay");
+                context.Abort();
+                return;
+        }
+
+        var (code, error, token) = await ExchangeAsync(context.Request, withExp: behaviour.Kind != QuayBehaviourKind.TokenWithoutExp);
+        Record(context.Request, code, token, error);
+        await WriteAsync(context, code, token is null ? Error(error!) : new JsonObject { ["token"] = token }.ToJsonString());
+    }
+
+    /// <summary>Quay's checks, in Quay's order, with its messages; header problems are 401, the rest 400.</summary>
+    private async Task<(int Code, string? Error, string? Token)> ExchangeAsync(HttpRequest request, bool withExp)
+    {
+        if (!TryReadBasic(request, out var robot, out var jwt, out var headerError))
+        {
+            return (401, headerError, null);
+        }
+
+        if (!RobotName().IsMatch(robot))
+        {
+            return (401, "Invalid robot", null);
+        }
+
+        var trusted = Locked(() => _robots.TryGetValue(robot, out var pairs) ? pairs.ToList() : null);
+        if (trusted is null)
+        {
+            return (400, $"Could not find robot with username: {robot}", null);
+        }
+
+        if (!FakeJwt.TryParse(jwt, out var presented))
+        {
+            return (400, "Invalid token: Not enough segments", null);
+        }
+
+        if (presented.Issuer is not { } issuer)
+        {
+            return (400, "Token does not contain issuer", null);
+        }
+
+        if (trusted.Count == 0)
+        {
+            return (400, "Robot does not have federated login configured", null);
+        }
+
+        if (!trusted.Exists(t => t.Issuer == issuer))
+        {
+            return (400, $"issuer {issuer} not configured for this robot", null);
+        }
+
+        var keyError = await VerifySignatureAsync(presented, issuer);
+        if (keyError is not null)
+        {
+            return (400, $"Invalid token: {keyError}", null);
+        }
+
+        var now = _time.GetUtcNow();
+        if (presented.ExpiresAt is not { } expires)
+        {
+            return (400, "Invalid token: Token is missing the \"exp\" claim", null);
+        }
+
+        if (expires <= now)
+        {
+            return (400, "Invalid token: Signature has expired", null);
+        }
+
+        if (presented.NotBefore > now)
+        {
+            return (400, "Invalid token: The token is not yet valid (nbf)", null);
+        }
+
+        if (ExpectedAudience is { } audience && !presented.Audiences.Contains(audience))
+        {
+            return (400, "Token audience is not allowed for this robot", null);
+        }
+
+        if (!trusted.Contains((issuer, presented.Subject ?? "")))
+        {
+            return (400, UntrustedSubject, null);
+        }
+
+        return (200, null, IssueToken(robot, now, withExp));
+    }
+
+    private string IssueToken(string robot, DateTimeOffset now, bool withExp)
+    {
+        var claims = new JsonObject
+        {
+            ["iss"] = BaseAddress.ToString().TrimEnd('/'),
+            ["aud"] = Host,
+            ["sub"] = robot,
+            ["iat"] = now.ToUnixTimeSeconds(),
+            ["nbf"] = now.ToUnixTimeSeconds(),
+            ["jti"] = Guid.NewGuid().ToString("N"),
+        };
+        if (withExp)
+        {
+            claims["exp"] = (now + TokenLifetime).ToUnixTimeSeconds();
+        }
+
+        return FakeJwt.SignRs256(_signingKey, "fake-quay", claims);
+    }
+
+    /// <returns>null when the signature verifies, else why not.</returns>
+    private async Task<string?> VerifySignatureAsync(DecodedJwt jwt, string issuer)
+    {
+        if (!IsLoopback(issuer))
+        {
+            // The stand-in may only ever reach this machine.
+            return $"issuer {issuer} is not on loopback; the fake Quay fetches keys only from 127.0.0.1";
+        }
+
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            // A key id missing from a cached JWKS may mean the issuer rotated keys: fetch once more.
+            var keys = await KeysAsync(issuer, refresh: attempt > 0);
+            if (keys is null)
+            {
+                return $"could not fetch the signing keys of {issuer}";
+            }
+
+            if (keys.OfType<JsonObject>().FirstOrDefault(k => FakeJwt.Str(k, "kid") == jwt.KeyId) is { } jwk)
+            {
+                return FakeJwt.VerifyRs256(jwt, jwk) ? null : "Signature verification failed";
+            }
+        }
+
+        return "Unable to find a signing key that matches the token's kid";
+    }
+
+    /// <summary>The issuer's JWKS keys, fetched once per issuer and shared by concurrent exchanges.</summary>
+    private Task<JsonArray?> KeysAsync(string issuer, bool refresh)
+    {
+        lock (_gate)
+        {
+            if (refresh || !_jwksByIssuer.TryGetValue(issuer, out var keys) || keys.IsCompleted && keys.Result is null)
+            {
+                keys = FetchKeysAsync(issuer);
+                _jwksByIssuer[issuer] = keys;
+            }
+
+            return keys;
+        }
+    }
+
+    private async Task<JsonArray?> FetchKeysAsync(string issuer)
+    {
+        try
+        {
+            var ct = Server.Stopping;
+            var discovery = JsonNode.Parse(await _jwksClient.GetStringAsync(new Uri($"{issuer.TrimEnd('/')}/.well-known/openid-configuration"), ct));
+            if (discovery?["jwks_uri"]?.GetValue<string>() is not { } jwksUri || !IsLoopback(jwksUri))
+            {
+                return null;
+            }
+
+            return JsonNode.Parse(await _jwksClient.GetStringAsync(new Uri(jwksUri), ct))?["keys"] as JsonArray;
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or OperationCanceledException or UriFormatException)
+        {
+            return null;
+        }
+    }
+
+    private static bool TryReadBasic(HttpRequest request, out string robot, out string jwt, out string error)
+    {
+        (robot, jwt, error) = ("", "", "");
+        var header = request.Headers.Authorization.ToString();
+        if (header.Length == 0)
+        {
+            error = "No auth header";
+            return false;
+        }
+
+        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            error = "Invalid basic auth header";
+            return false;
+        }
+
+        string decoded;
+        try
+        {
+            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..].Trim()));
+        }
+        catch (FormatException)
+        {
+            error = "Could not parse basic auth header";
+            return false;
+        }
+
+        var colon = decoded.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0 || colon == decoded.Length - 1)
+        {
+            error = "Could not parse basic auth header";
+            return false;
+        }
+
+        (robot, jwt) = (decoded[..colon], decoded[(colon + 1)..]);
+        return true;
+    }
+
+    private void Record(HttpRequest request, int code, string? token, string? error)
+    {
+        // What the caller presented, read without trusting it; never a verdict on it.
+        _ = TryReadBasic(request, out var robot, out var jwt, out _);
+        _ = FakeJwt.TryParse(jwt, out var presented);
+        var record = new ExchangeRecord(
+            robot.Length > 0 ? robot : null,
+            presented?.Subject,
+            presented?.Issuer,
+            presented?.Audiences ?? [],
+            code == 200 && token is not null,
+            token,
+            code,
+            error,
+            _time.GetUtcNow());
+        Locked(() => _exchanges.Add(record));
+    }
+
+    private static async Task WriteAsync(HttpContext context, int code, string body)
+    {
+        context.Response.StatusCode = code;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(body, context.RequestAborted);
+    }
+
+    private static string Error(string message) => new JsonObject { ["error"] = message }.ToJsonString();
+
+    private static bool IsLoopback(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.IsLoopback;
+
+    private HashSet<(string Issuer, string Subject)> AddRobotLocked(string robot)
+    {
+        if (!_robots.TryGetValue(robot, out var pairs))
+        {
+            _robots[robot] = pairs = [];
+        }
+
+        return pairs;
+    }
+
+    private TResult Locked<TResult>(Func<TResult> read)
+    {
+        lock (_gate)
+        {
+            return read();
+        }
+    }
+
+    private void Locked(Action action)
+    {
+        lock (_gate)
+        {
+            action();
+        }
+    }
+
+    /// <summary>A CA and a server certificate for 127.0.0.1 and localhost that it issued.</summary>
+    private static (X509Certificate2 Ca, X509Certificate2 Server) MakeCertificates()
+    {
+        // Real time, not the TimeProvider: the client's TLS stack checks validity against the real clock.
+        var now = DateTimeOffset.UtcNow;
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=QuayAdmission fake Quay CA", caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
+        using var ca = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        using var issued = request.Create(ca, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(16));
+        using var withKey = issued.CopyWithPrivateKey(key);
+
+        // Kestrel on Linux needs the private key in a form it can hand to OpenSSL: round-trip through PFX.
+        return (X509CertificateLoader.LoadCertificate(ca.RawData), X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pfx), null));
+    }
+
+    [GeneratedRegex("^[a-z0-9]+(?:[._-][a-z0-9]+)*\\+[a-z0-9]+(?:[._-][a-z0-9]+)*$")]
+    private static partial Regex RobotName();
+}

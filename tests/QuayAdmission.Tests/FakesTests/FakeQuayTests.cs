@@ -1,0 +1,157 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Time.Testing;
+using QuayAdmission.Tests.Fakes;
+
+namespace QuayAdmission.Tests.FakesTests;
+
+/// <summary>The fake Quay must accept exactly the tokens real Quay would, and fail the ways tests ask it to.</summary>
+public sealed class FakeQuayTests : IAsyncLifetime
+{
+    private const string Robot = "acme+puller";
+    private const string Subject = "system:serviceaccount:team-a:builder";
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
+    private readonly HttpClient _http = new();
+    private FakeKubernetesApi _api = null!;
+    private FakeQuay _quay = null!;
+
+    public async Task InitializeAsync()
+    {
+        _api = await FakeKubernetesApi.StartAsync(_time);
+        _quay = await FakeQuay.StartAsync(_time);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _quay.DisposeAsync();
+        await _api.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Trusted_service_account_token_is_exchanged_for_a_robot_token()
+    {
+        _quay.TrustSubject(Robot, _api.Issuer, Subject);
+        var saToken = await ServiceAccountTokenAsync(audience: _quay.Host);
+
+        using var response = await ExchangeAsync(_http, _quay, Robot, saToken);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var robotToken = FakeJwt.Parse((await ReadJsonAsync(response))["token"]!.GetValue<string>());
+        Assert.Equal(Robot, robotToken.Subject);
+        Assert.Equal(_time.GetUtcNow().AddHours(1).ToUnixTimeSeconds(), robotToken.ExpiresAt!.Value.ToUnixTimeSeconds());
+
+        var exchange = Assert.Single(_quay.Exchanges);
+        Assert.True(exchange.Succeeded);
+        Assert.Equal((Robot, Subject, _api.Issuer), (exchange.Robot, exchange.Subject, exchange.Issuer));
+        Assert.Equal([_quay.Host], exchange.Audiences);
+        Assert.Equal(1, _api.Count("jwks"));
+        Assert.Equal(1, _api.TotalCount); // the TokenRequest; Quay's discovery and JWKS fetches are not the webhook's
+    }
+
+    [Fact]
+    public async Task Untrusted_expired_or_missing_credentials_are_refused()
+    {
+        _quay.TrustSubject(Robot, _api.Issuer, "system:serviceaccount:team-a:someone-else");
+        var saToken = await ServiceAccountTokenAsync(audience: _quay.Host);
+
+        using var untrusted = await ExchangeAsync(_http, _quay, Robot, saToken);
+        Assert.Equal(HttpStatusCode.BadRequest, untrusted.StatusCode);
+        Assert.Equal("Federation config does not match the issuer and subject of the token", (await ReadJsonAsync(untrusted))["error"]!.GetValue<string>());
+
+        _quay.TrustSubject(Robot, _api.Issuer, Subject);
+        _time.Advance(TimeSpan.FromMinutes(11));
+        using var expired = await ExchangeAsync(_http, _quay, Robot, saToken);
+        Assert.Equal(HttpStatusCode.BadRequest, expired.StatusCode);
+        Assert.Contains("expired", (await ReadJsonAsync(expired))["error"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        using var anonymous = await _http.GetAsync(new Uri(_quay.BaseAddress, FakeQuay.ExchangePath));
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+
+        Assert.Equal(3, _quay.ExchangeCount);
+        Assert.All(_quay.Exchanges, e => Assert.False(e.Succeeded));
+        Assert.DoesNotContain(_quay.Exchanges, e => e.Error?.Contains(saToken, StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task Behaviours_replace_the_answer_and_are_counted()
+    {
+        _quay.TrustSubject(Robot, _api.Issuer, Subject);
+        var saToken = await ServiceAccountTokenAsync(audience: _quay.Host);
+
+        _quay.Behaviour = QuayBehaviour.Status(500, """{"error":"internal"}""");
+        using (var failed = await ExchangeAsync(_http, _quay, Robot, saToken))
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        }
+
+        _quay.Behaviour = QuayBehaviour.Garbage;
+        using (var garbage = await ExchangeAsync(_http, _quay, Robot, saToken))
+        {
+            Assert.Equal("<html>oops", await garbage.Content.ReadAsStringAsync());
+        }
+
+        _quay.Behaviour = QuayBehaviour.TokenWithoutExp;
+        using (var noExp = await ExchangeAsync(_http, _quay, Robot, saToken))
+        {
+            Assert.Null(FakeJwt.Parse((await ReadJsonAsync(noExp))["token"]!.GetValue<string>()).ExpiresAt);
+        }
+
+        _quay.Behaviour = QuayBehaviour.Never;
+        using var giveUp = new CancellationTokenSource();
+        var hanging = ExchangeAsync(_http, _quay, Robot, saToken, giveUp.Token);
+        await _quay.WaitForExchangesAsync(4).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(hanging.IsCompleted);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hanging);
+
+        Assert.Equal(4, _quay.ExchangeCount);
+    }
+
+    [Fact]
+    public async Task Https_quay_is_trusted_through_its_ca_file()
+    {
+        await using var quay = await FakeQuay.StartAsync(_time, https: true);
+        quay.TrustSubject(Robot, _api.Issuer, Subject);
+        var caFile = quay.WriteCaFile(Path.Combine(Path.GetTempPath(), $"fake-quay-ca-{Guid.NewGuid():N}.pem"));
+        try
+        {
+            using var ca = X509CertificateLoader.LoadCertificate(Encoding.ASCII.GetBytes(await File.ReadAllTextAsync(caFile)));
+            var chain = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            chain.CustomTrustStore.Add(ca);
+            using var http = new HttpClient(new SocketsHttpHandler { SslOptions = { CertificateChainPolicy = chain } });
+
+            using var response = await ExchangeAsync(http, quay, Robot, await ServiceAccountTokenAsync(audience: quay.Host));
+
+            Assert.Equal("https", quay.BaseAddress.Scheme);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        finally
+        {
+            File.Delete(caFile);
+        }
+    }
+
+    private async Task<string> ServiceAccountTokenAsync(string audience)
+    {
+        using var client = new Kubernetes(_api.ClientConfiguration());
+        var request = new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec { Audiences = [audience], ExpirationSeconds = 600 } };
+        return (await client.CoreV1.CreateNamespacedServiceAccountTokenAsync(request, "builder", "team-a")).Status.Token;
+    }
+
+    private static async Task<HttpResponseMessage> ExchangeAsync(HttpClient http, FakeQuay quay, string robot, string jwt, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(quay.BaseAddress, FakeQuay.ExchangePath));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{robot}:{jwt}")));
+        return await http.SendAsync(request, ct);
+    }
+
+    private static async Task<JsonObject> ReadJsonAsync(HttpResponseMessage response) =>
+        JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+}
