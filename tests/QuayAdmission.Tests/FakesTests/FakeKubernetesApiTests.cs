@@ -17,12 +17,12 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
     private FakeKubernetesApi _api = null!;
-    private Kubernetes _client = null!;
+    private k8s.Kubernetes _client = null!;
 
     public async Task InitializeAsync()
     {
         _api = await FakeKubernetesApi.StartAsync(_time);
-        _client = new Kubernetes(_api.ClientConfiguration());
+        _client = new k8s.Kubernetes(_api.ClientConfiguration());
     }
 
     public async Task DisposeAsync()
@@ -176,7 +176,7 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
         try
         {
             _api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-a", Labels = new Dictionary<string, string> { ["quay"] = "on" } } });
-            using var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(path));
+            using var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(path));
 
             var ns = await client.CoreV1.ReadNamespaceAsync("team-a");
 

@@ -140,7 +140,7 @@ public sealed class FakeQuayTests : IAsyncLifetime
 
     private async Task<string> ServiceAccountTokenAsync(string audience)
     {
-        using var client = new Kubernetes(_api.ClientConfiguration());
+        using var client = new k8s.Kubernetes(_api.ClientConfiguration());
         var request = new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec { Audiences = [audience], ExpirationSeconds = 600 } };
         return (await client.CoreV1.CreateNamespacedServiceAccountTokenAsync(request, "builder", "team-a")).Status.Token;
     }
