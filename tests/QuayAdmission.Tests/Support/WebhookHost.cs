@@ -86,6 +86,26 @@ public sealed class WebhookHost : IAsyncDisposable
                 services?.Invoke(test);
             });
         });
+        try
+        {
+            StartServer(factory, kestrel);
+        }
+        catch
+        {
+            await factory.DisposeAsync();
+            await quay.DisposeAsync();
+            await kube.DisposeAsync();
+            throw;
+        }
+        return new WebhookHost(time, kube, quay, factory)
+        {
+            HttpsPort = int.Parse(config.GetValueOrDefault("QuayAdmission:Server:HttpsPort") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
+            HealthPort = int.Parse(config.GetValueOrDefault("QuayAdmission:Server:HealthPort") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
+        };
+    }
+
+    private static void StartServer(WebApplicationFactory<Program> factory, bool kestrel)
+    {
         if (kestrel)
         {
             // A real Kestrel with the webhook's own listeners, for what TestServer cannot show: TLS handshakes.
@@ -96,11 +116,6 @@ public sealed class WebhookHost : IAsyncDisposable
         {
             _ = factory.Server; // start now: options are validated at start
         }
-        return new WebhookHost(time, kube, quay, factory)
-        {
-            HttpsPort = int.Parse(config.GetValueOrDefault("QuayAdmission:Server:HttpsPort") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
-            HealthPort = int.Parse(config.GetValueOrDefault("QuayAdmission:Server:HealthPort") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
-        };
     }
 
     private static int FreePort()
