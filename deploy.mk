@@ -1,0 +1,43 @@
+# Deployment targets; the main Makefile includes this file. Run from the repository root.
+# `image`, `e2e` need docker; `deploy*`, `undeploy`, `logs` need kubectl and a cluster.
+
+IMAGE ?= quay-admission:dev
+DOCKER ?= docker
+KUBECTL ?= kubectl
+NAMESPACE := quay-admission
+PUBLISH_DIR ?= artifacts/publish
+# The Dockerfile's publish arguments, so `make publish` builds what the image ships.
+PUBLISH_ARGS := $(shell sed -n 's/^ARG PUBLISH_ARGS="\(.*\)"$$/\1/p' Dockerfile)
+
+.PHONY: image publish deploy deploy-dev-certs undeploy logs e2e
+
+image:
+	$(DOCKER) build -t $(IMAGE) .
+
+publish:
+	dotnet restore src/QuayAdmission/QuayAdmission.csproj
+	dotnet publish src/QuayAdmission/QuayAdmission.csproj $(PUBLISH_ARGS) -o $(PUBLISH_DIR)
+
+# Needs cert-manager in the cluster. The manifests use the image quay-admission:dev; for a
+# registry image, see docs/install.md ("Install").
+deploy:
+	$(KUBECTL) apply -k manifests/
+
+# Without cert-manager: a dev CA and serving certificate from certs/generate.sh.
+deploy-dev-certs:
+	certs/generate.sh
+	$(KUBECTL) apply -k certs/
+
+# Removes the webhook first, then everything else, whichever path installed it. The pull
+# Secrets it wrote in other namespaces stay (docs/install.md, "Uninstall").
+undeploy:
+	$(KUBECTL) delete mutatingwebhookconfiguration,validatingadmissionpolicybinding,validatingadmissionpolicy,clusterrolebinding,clusterrole \
+		-l app.kubernetes.io/name=quay-admission --ignore-not-found
+	$(KUBECTL) delete namespace $(NAMESPACE) --ignore-not-found
+
+logs:
+	$(KUBECTL) -n $(NAMESPACE) logs -l app.kubernetes.io/name=quay-admission --prefix --tail=200 -f
+
+# A kind cluster with cert-manager; needs docker, kind, kubectl and internet.
+e2e:
+	IMAGE=$(IMAGE) tests/e2e/run.sh

@@ -1,0 +1,148 @@
+using Xunit.Abstractions;
+
+namespace QuayAdmission.Tests.Manifests;
+
+public sealed class DockerfileTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly Dockerfile Image = Dockerfile.Parse(RepoPaths.Read("Dockerfile"));
+
+    private readonly DirectoryInfo temp = Directory.CreateTempSubdirectory("quay-admission-publish-");
+
+    public void Dispose() => temp.Delete(recursive: true);
+
+    [Fact]
+    public void Restore_runs_on_the_project_files_before_the_sources_are_copied()
+    {
+        var build = Image.Build.ToList();
+        var restore = build.FindIndex(i => i.Instruction == "RUN" && i.Arguments.StartsWith("dotnet restore", StringComparison.Ordinal));
+        var sources = build.FindIndex(i => i.Instruction == "COPY" && i.Arguments == "src/ src/");
+
+        Assert.InRange(restore, 0, sources - 1);
+        var copiedBeforeRestore = build.Take(restore).Where(i => i.Instruction == "COPY").SelectMany(i => CopySources(i.Arguments));
+        Assert.All(copiedBeforeRestore, file => Assert.Matches(@"(\.csproj|\.props|global\.json|\.editorconfig)$", file));
+    }
+
+    [Fact]
+    public void Every_file_the_build_copies_exists()
+    {
+        var copied = Image.Build.Where(i => i.Instruction == "COPY").SelectMany(i => CopySources(i.Arguments)).ToList();
+
+        // The build settings travel with the sources: Directory.Build.props turns analyzer
+        // warnings into errors and .editorconfig sets their severities.
+        Assert.Superset(
+            new HashSet<string> { "global.json", "Directory.Build.props", "Directory.Packages.props", ".editorconfig", "src/QuayAdmission/QuayAdmission.csproj", "src/" },
+            copied.ToHashSet());
+        Assert.All(copied, path => Assert.True(File.Exists(Path.Combine(RepoPaths.Root, path)) || Directory.Exists(Path.Combine(RepoPaths.Root, path)), path));
+    }
+
+    [Fact]
+    public void The_runtime_is_the_chiseled_aspnet_image_running_the_app()
+    {
+        var runtime = Image.Runtime.ToLookup(i => i.Instruction, i => i.Arguments);
+
+        Assert.Equal("mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled", Assert.Single(runtime["FROM"]));
+        Assert.Equal("$APP_UID", Assert.Single(runtime["USER"]));
+        Assert.Equal("8443 8080", Assert.Single(runtime["EXPOSE"]));
+        Assert.Equal("""["dotnet", "QuayAdmission.dll"]""", Assert.Single(runtime["ENTRYPOINT"]));
+        Assert.Equal("--from=build /app .", Assert.Single(runtime["COPY"]));
+    }
+
+    [Fact]
+    public void Dockerignore_keeps_build_output_git_and_tests_out()
+    {
+        var ignored = RepoPaths.Read(".dockerignore").Split('\n').Select(l => l.Trim()).ToHashSet();
+
+        Assert.Superset(new HashSet<string> { "**/bin/", "**/obj/", ".git/", "tests/", "certs/out/", "**/*.key" }, ignored);
+        Assert.DoesNotContain(".editorconfig", ignored);
+    }
+
+    [Fact]
+    public async Task Make_publish_runs_the_Dockerfile_publish()
+    {
+        var make = ExternalTool.Find("make");
+        if (make is null)
+        {
+            output.WriteLine("make is not on PATH: checked that deploy.mk reads PUBLISH_ARGS from the Dockerfile instead.");
+            Assert.Contains("sed -n 's/^ARG PUBLISH_ARGS=", RepoPaths.Read("deploy.mk"), StringComparison.Ordinal);
+            return;
+        }
+
+        var result = await ExternalTool.RunAsync(make, ["-s", "-n", "-f", "deploy.mk", "publish"], RepoPaths.Root);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var expected = PublishCommand().Replace("-o /app", "-o artifacts/publish", StringComparison.Ordinal);
+        Assert.Contains(expected, result.Stdout.Split('\n'));
+    }
+
+    /// <summary>
+    /// The build stage outside docker: its COPY lines into an empty directory, then its RUN lines,
+    /// publishing into a temporary /app. What the image ships builds from what the image copies.
+    /// </summary>
+    [Fact]
+    public async Task Publish_with_the_Dockerfile_arguments_succeeds()
+    {
+        var context = Directory.CreateDirectory(Path.Combine(temp.FullName, "src"));
+        var app = Path.Combine(temp.FullName, "app");
+        foreach (var source in Image.Build.Where(i => i.Instruction == "COPY").SelectMany(i => CopySources(i.Arguments)))
+        {
+            CopyIntoContext(source, context.FullName);
+        }
+
+        foreach (var run in Image.Build.Where(i => i.Instruction == "RUN"))
+        {
+            var words = run.Arguments.Replace("$PUBLISH_ARGS", Image.Arg("PUBLISH_ARGS"), StringComparison.Ordinal)
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Select(word => word == "/app" ? app : word)
+                .ToList();
+            Assert.Equal("dotnet", words[0]);
+            // No build servers left running after the test.
+            var result = await ExternalTool.RunAsync(
+                ExternalTool.Find("dotnet") ?? Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet",
+                [.. words.Skip(1), "--disable-build-servers"],
+                context.FullName,
+                timeout: TimeSpan.FromMinutes(5));
+            Assert.True(result.ExitCode == 0, $"{run.Arguments}: {result}");
+        }
+
+        Assert.True(File.Exists(Path.Combine(app, "QuayAdmission.dll")));
+        Assert.True(File.Exists(Path.Combine(app, "QuayAdmission.runtimeconfig.json")));
+        // Framework-dependent and portable: no native apphost, so one publish serves every platform.
+        Assert.False(File.Exists(Path.Combine(app, "QuayAdmission")));
+    }
+
+    private static string PublishCommand() =>
+        Image.Build.Where(i => i.Instruction == "RUN" && i.Arguments.StartsWith("dotnet publish", StringComparison.Ordinal))
+            .Select(i => i.Arguments.Replace("$PUBLISH_ARGS", Image.Arg("PUBLISH_ARGS"), StringComparison.Ordinal))
+            .Single();
+
+    // COPY a b c dest: the sources, skipping --from copies; our destinations mirror the sources.
+    private static string[] CopySources(string arguments)
+    {
+        var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return words[0].StartsWith("--", StringComparison.Ordinal) ? [] : words[..^1];
+    }
+
+    private static void CopyIntoContext(string source, string context)
+    {
+        var from = Path.Combine(RepoPaths.Root, source);
+        if (File.Exists(from))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(context, source))!);
+            File.Copy(from, Path.Combine(context, source), overwrite: true);
+            return;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(RepoPaths.Root, file);
+            var parts = relative.Split(Path.DirectorySeparatorChar);
+            if (parts.Contains("bin") || parts.Contains("obj"))
+            {
+                continue; // .dockerignore
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(context, relative))!);
+            File.Copy(file, Path.Combine(context, relative), overwrite: true);
+        }
+    }
+}

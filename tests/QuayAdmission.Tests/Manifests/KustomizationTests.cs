@@ -1,0 +1,119 @@
+using k8s.Models;
+using Xunit.Abstractions;
+
+namespace QuayAdmission.Tests.Manifests;
+
+public class KustomizationTests(ITestOutputHelper output)
+{
+    private static readonly string[] ClusterScopedKinds =
+    [
+        "Namespace", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    ];
+
+    [Fact]
+    public void Kustomization_lists_every_manifest_file_and_only_those()
+    {
+        var listed = ManifestLoader.KustomizationResources(RepoPaths.Manifests);
+        var files = Directory.EnumerateFiles(RepoPaths.Manifests)
+            .Select(Path.GetFileName)
+            .Where(name => name != "kustomization.yaml")
+            .Order();
+
+        Assert.Equal(files, listed.Order());
+        Assert.Equal(listed.Count, listed.Distinct().Count());
+        // A subdirectory would be inside the base, and kustomize refuses an overlay there.
+        Assert.Empty(Directory.EnumerateDirectories(RepoPaths.Manifests));
+    }
+
+    [Fact]
+    public void The_manifests_hold_exactly_the_expected_objects()
+    {
+        string[] expected =
+        [
+            "Namespace quay-admission",
+            "ServiceAccount quay-admission/quay-admission",
+            "ClusterRole quay-admission",
+            "ClusterRoleBinding quay-admission",
+            "Role quay-admission/quay-admission",
+            "RoleBinding quay-admission/quay-admission",
+            "ValidatingAdmissionPolicy quay-admission-managed-secrets",
+            "ValidatingAdmissionPolicyBinding quay-admission-managed-secrets",
+            "ConfigMap quay-admission/quay-admission",
+            "Deployment quay-admission/quay-admission",
+            "PodDisruptionBudget quay-admission/quay-admission",
+            "Service quay-admission/quay-admission",
+            "Issuer quay-admission/quay-admission-selfsigned",
+            "Issuer quay-admission/quay-admission-ca",
+            "Certificate quay-admission/quay-admission-ca",
+            "Certificate quay-admission/quay-admission-serving",
+            "MutatingWebhookConfiguration quay-admission",
+        ];
+
+        Assert.Equal(expected.Order(), InstalledManifests.All.Select(o => o.Id).Order());
+    }
+
+    [Fact]
+    public void Each_file_holds_one_kind()
+    {
+        foreach (var file in InstalledManifests.All.GroupBy(o => o.Source))
+        {
+            Assert.Single(file.Select(o => o.Kind).Distinct());
+        }
+    }
+
+    [Fact]
+    public void Namespaced_objects_name_the_namespace_and_cluster_objects_none()
+    {
+        foreach (var obj in InstalledManifests.All)
+        {
+            var expected = ClusterScopedKinds.Contains(obj.Kind) ? null : InstalledManifests.Namespace;
+            Assert.True(expected == obj.Namespace, $"{obj.Id}: namespace '{obj.Namespace}', expected '{expected}'");
+        }
+    }
+
+    [Fact]
+    public void Every_object_carries_the_app_label()
+    {
+        foreach (var obj in InstalledManifests.All)
+        {
+            var labels = obj.Yaml.GetMap("metadata")?.GetMap("labels");
+            Assert.True(labels?.GetString("app.kubernetes.io/name") == "quay-admission", $"{obj.Id} lacks app.kubernetes.io/name=quay-admission");
+        }
+    }
+
+    [Fact]
+    public async Task Kubectl_kustomize_renders_the_same_objects_as_the_files()
+    {
+        var files = InstalledManifests.All;
+        var rendered = await ManifestLoader.KustomizeAsync(RepoPaths.Manifests);
+        if (rendered is null)
+        {
+            // No kubectl (e.g. on CI): the files were read directly and strictly above, which is
+            // what kustomize would emit for this base (no transformers in kustomization.yaml).
+            output.WriteLine("kubectl is not on PATH: checked the files read directly instead of `kubectl kustomize`.");
+            Assert.NotEmpty(files);
+            Assert.All(files, o => Assert.True(o.Typed is not null || o.IsCertManager, o.Id));
+            return;
+        }
+
+        Assert.True(rendered.ExitCode == 0, rendered.ToString());
+        var objects = ManifestLoader.Parse(rendered.Stdout, "kubectl kustomize manifests/");
+        Assert.Equal(files.Select(o => o.Id).Order(), objects.Select(o => o.Id).Order());
+        foreach (var obj in objects)
+        {
+            var file = files.Single(f => f.Id == obj.Id);
+            var difference = Yaml.FirstDifference(file.Yaml, obj.Yaml);
+            Assert.True(difference is null, $"kustomize changed {obj.Id}: {difference}");
+        }
+    }
+
+    [Fact]
+    public void The_namespace_opts_out_of_the_webhook_and_enforces_restricted_pods()
+    {
+        var ns = InstalledManifests.One<V1Namespace>();
+
+        Assert.Equal("disabled", ns.Metadata.Labels["quay-admission.io/inject"]);
+        Assert.Equal("restricted", ns.Metadata.Labels["pod-security.kubernetes.io/enforce"]);
+    }
+}
