@@ -19,7 +19,7 @@ publish:
 	dotnet publish src/QuayAdmission/QuayAdmission.csproj $(PUBLISH_ARGS) -o $(PUBLISH_DIR)
 
 # Needs cert-manager in the cluster. The manifests use the image quay-admission:dev; for a
-# registry image, see docs/install.md ("Install").
+# registry image, see README.md ("Install").
 deploy:
 	$(KUBECTL) apply -k manifests/
 
@@ -29,7 +29,7 @@ deploy-dev-certs:
 	$(KUBECTL) apply -k certs/
 
 # Removes the webhook first, then everything else, whichever path installed it. The pull
-# Secrets it wrote in other namespaces stay (docs/install.md, "Uninstall").
+# Secrets it wrote in other namespaces stay (README.md, "Uninstall").
 undeploy:
 	$(KUBECTL) delete mutatingwebhookconfiguration,validatingadmissionpolicybinding,validatingadmissionpolicy,clusterrolebinding,clusterrole \
 		-l app.kubernetes.io/name=quay-admission --ignore-not-found
