@@ -1,5 +1,6 @@
 using QuayAdmission.Admission;
 using QuayAdmission.Hosting;
+using QuayAdmission.Observability;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddQuayAdmission();
@@ -7,6 +8,7 @@ builder.AddQuayAdmission();
 var app = builder.Build();
 app.MapAdmission();
 app.MapHealth();
+app.MapQuayMetrics();
 app.Run();
 
 public partial class Program;

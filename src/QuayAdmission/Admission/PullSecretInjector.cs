@@ -1,16 +1,24 @@
 using Microsoft.Extensions.Options;
+using QuayAdmission.Kubernetes;
+using QuayAdmission.Observability;
 using QuayAdmission.Patching;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Quay;
+using QuayAdmission.Scopes;
 
 namespace QuayAdmission.Admission;
 
 /// <summary>
 /// The decision for one review: which pull Secrets a Pod needs, making sure they hold tokens
-/// (unless dry run), and the patch that lists them. All I/O is behind <see cref="PullSecretProvisioner"/>.
+/// (unless dry run), and the patch that lists them. All I/O is behind the provisioner, the scope
+/// reader and the event recorder.
 /// </summary>
 public sealed class PullSecretInjector(
     PullSecretProvisioner provisioner,
+    ScopeReader scopes,
+    RobotPolicy policy,
+    EventRecorder events,
+    QuayMetrics metrics,
     IOptions<QuayOptions> quayOptions,
     IOptions<TokenOptions> tokenOptions,
     TimeProvider time,
@@ -24,10 +32,10 @@ public sealed class PullSecretInjector(
 
     public async Task<AdmissionOutcome> DecideAsync(AdmissionRequest request, CancellationToken ct)
     {
-        if (!IsPodCreate(request))
-            return new AdmissionOutcome.Allowed();
-
         var started = time.GetTimestamp();
+        if (!IsPodCreate(request))
+            return Counted(new AdmissionOutcome.Allowed(), started);
+
         PodFacts pod;
         try
         {
@@ -36,23 +44,30 @@ public sealed class PullSecretInjector(
         catch (PodShapeException e)
         {
             AdmissionLog.Malformed(logger, request.Uid!, e.Message);
-            return new AdmissionOutcome.Denied(400, e.Message);
+            return Counted(new AdmissionOutcome.Denied(400, e.Message), started);
         }
 
-        var (outcome, robots) = await DecideForPodAsync(pod, request.DryRun == true, ct);
-        var elapsedMs = time.GetElapsedTime(started).TotalMilliseconds;
+        var dryRun = request.DryRun == true;
+        var (outcome, robots) = await DecideForPodAsync(pod, dryRun, started, ct);
+        var elapsed = time.GetElapsedTime(started);
         var outcomeName = Describe(outcome);
-        AdmissionLog.Decided(logger, request.Uid!, pod.Namespace, pod.DisplayName, robots, outcomeName, request.DryRun == true, elapsedMs);
+        AdmissionLog.Decided(logger, request.Uid!, pod.Namespace, pod.DisplayName, robots, outcomeName, dryRun, elapsed.TotalMilliseconds);
+        metrics.Admission(outcomeName, elapsed);
         return outcome;
     }
 
-    private async Task<(AdmissionOutcome Outcome, string Robots)> DecideForPodAsync(PodFacts pod, bool dryRun, CancellationToken ct)
+    private async Task<(AdmissionOutcome Outcome, string Robots)> DecideForPodAsync(PodFacts pod, bool dryRun, long started, CancellationToken ct)
     {
-        if (pod.IsMirror || string.Equals(pod.Inject, "false", StringComparison.OrdinalIgnoreCase) || pod.RobotAccounts is null)
+        if (pod.IsMirror)
+            return (new AdmissionOutcome.Allowed(), "-");
+        var (annotation, origin) = await ResolveAnnotationAsync(pod, started, ct);
+        if (annotation is null)
             return (new AdmissionOutcome.Allowed(), "-");
 
-        if (!RobotReferenceParser.TryParse(pod.RobotAccounts, hosts, out var references, out var error))
-            return (new AdmissionOutcome.Denied(error!.Code, error.Message), "-");
+        if (!RobotReferenceParser.TryParse(annotation, hosts, out var references, out var error))
+            return (Refuse(origin, error!), "-");
+        if (policy.Check(pod.Namespace, references) is { } forbidden)
+            return (Refuse(origin, forbidden), "-");
 
         var keys = references.Select(r => new PullSecretKey(pod.Namespace, pod.ServiceAccount, r.RegistryHost, r.Robot)).ToList();
         var robots = string.Join(",", references.Select(r => r.Robot));
@@ -61,11 +76,14 @@ public sealed class PullSecretInjector(
         if (!dryRun)
         {
             // Dry run must leave no trace: no TokenRequest, no exchange, no write. The name is deterministic, so the patch is the same.
-            var statuses = await Task.WhenAll(keys.Select(k => provisioner.EnsureAsync(k, tokens.InlineBudget, ct)));
+            var budget = Remaining(started);
+            var statuses = await Task.WhenAll(keys.Select(k => provisioner.EnsureAsync(k, budget, ct)));
             foreach (var (key, status) in keys.Zip(statuses))
             {
                 if (status is not TokenStatus.Unavailable failure)
                     continue;
+                events.Warning("ServiceAccount", key.Namespace, key.ServiceAccount, "QuayTokenUnavailable",
+                    $"No Quay token for robot {key.Robot} on {key.RegistryHost}: {failure.Reason}");
                 if (tokens.OnTokenFailure == TokenFailurePolicy.Deny)
                     return (new AdmissionOutcome.Denied(failure.Refused ? 403 : 503, $"no Quay token for {key.Robot}: {failure.Reason}"), robots);
                 warnings.Add(Warning(key, failure.Reason));
@@ -74,6 +92,52 @@ public sealed class PullSecretInjector(
 
         var operations = ImagePullSecretsPatch.Build(pod.Json, keys.Select(k => k.SecretName));
         return (new AdmissionOutcome.Patched(operations, warnings), robots);
+    }
+
+    /// <summary>
+    /// The Pod's own annotations, else its ServiceAccount's, else its Namespace's: the nearest
+    /// robot-account and the nearest inject annotation win. Null when nothing applies or injection is off.
+    /// The origin names where the robot accounts came from, when not from the Pod.
+    /// </summary>
+    private async Task<(string? Annotation, string? Origin)> ResolveAnnotationAsync(PodFacts pod, long started, CancellationToken ct)
+    {
+        var inject = pod.Inject;
+        var robots = pod.RobotAccounts;
+        string? origin = null;
+        if (IsOptOut(inject))
+            return (null, null);
+        if (inject is null || robots is null)
+        {
+            var account = await scopes.ServiceAccountAsync(pod.Namespace, pod.ServiceAccount, Remaining(started), ct);
+            inject ??= account.Inject;
+            if (robots is null && account.RobotAccounts is { } fromAccount)
+                (robots, origin) = (fromAccount, $"ServiceAccount {pod.Namespace}/{pod.ServiceAccount}");
+        }
+        if (!IsOptOut(inject) && (inject is null || robots is null))
+        {
+            var ns = await scopes.NamespaceAsync(pod.Namespace, Remaining(started), ct);
+            inject ??= ns.Inject;
+            if (robots is null && ns.RobotAccounts is { } fromNamespace)
+                (robots, origin) = (fromNamespace, $"Namespace {pod.Namespace}");
+        }
+        return IsOptOut(inject) ? (null, null) : (robots, origin);
+    }
+
+    private static bool IsOptOut(string? inject) => string.Equals(inject, "false", StringComparison.OrdinalIgnoreCase);
+
+    private static AdmissionOutcome.Denied Refuse(string? origin, ReferenceError error) =>
+        new(error.Code, origin is null ? error.Message : $"{origin}: {error.Message}");
+
+    private TimeSpan Remaining(long started)
+    {
+        var left = tokens.InlineBudget - time.GetElapsedTime(started);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
+    private AdmissionOutcome Counted(AdmissionOutcome outcome, long started)
+    {
+        metrics.Admission(Describe(outcome), time.GetElapsedTime(started));
+        return outcome;
     }
 
     private static bool IsPodCreate(AdmissionRequest request) =>

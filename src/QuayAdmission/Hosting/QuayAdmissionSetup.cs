@@ -7,7 +7,10 @@ using Microsoft.Extensions.Options;
 using QuayAdmission.Admission;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.PullSecrets;
+using QuayAdmission.Observability;
 using QuayAdmission.Quay;
+using QuayAdmission.Refresh;
+using QuayAdmission.Scopes;
 using QuayAdmission.Tls;
 
 namespace QuayAdmission.Hosting;
@@ -25,6 +28,8 @@ public static class QuayAdmissionSetup
         AddValidatedOptions<TokenOptions, TokenOptionsValidator>(services, TokenOptions.Section);
         AddValidatedOptions<TlsOptions, TlsOptionsValidator>(services, TlsOptions.Section);
         AddValidatedOptions<ServerOptions, ServerOptionsValidator>(services, ServerOptions.Section);
+        AddValidatedOptions<ScopeOptions, ScopeOptionsValidator>(services, ScopeOptions.Section);
+        AddValidatedOptions<RefresherOptions, RefresherOptionsValidator>(services, RefresherOptions.Section);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IMemoryCache>(sp => new MemoryCache(new MemoryCacheOptions
@@ -33,13 +38,20 @@ public static class QuayAdmissionSetup
             SizeLimit = MaxCachedKeys,
         }));
 
+        services.AddQuayMetrics();
         services.AddKubernetesClient();
+        services.AddSingleton<EventRecorder>();
+        services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());
+        services.AddSingleton<ScopeReader>();
+        services.AddSingleton<RobotPolicy>();
         services.AddSingleton<QuayHttpClients>();
         services.AddSingleton<QuayFederationClient>();
         services.AddSingleton<TokenMinter>();
         services.AddSingleton<PullSecretStore>();
         services.AddSingleton<PullSecretProvisioner>();
         services.AddSingleton<PullSecretInjector>();
+        services.AddSingleton<Refresher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Refresher>());
 
         services.AddSingleton<ServingCertificate>();
         services.AddHostedService(sp => sp.GetRequiredService<ServingCertificate>());

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using k8s.Models;
 using QuayAdmission.Quay;
 
@@ -55,6 +56,26 @@ public static class PullSecretManifest
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
             ? at
             : null;
+    }
+
+    /// <summary>When the stored token was issued (its <c>iat</c>), or null for a placeholder or a token without one.</summary>
+    public static DateTimeOffset? IssuedAt(V1Secret secret)
+    {
+        if (secret.Data is null || !secret.Data.TryGetValue(WellKnown.DockerConfigJsonKey, out var bytes))
+            return null;
+        try
+        {
+            using var config = JsonDocument.Parse(bytes);
+            foreach (var registry in config.RootElement.GetProperty("auths").EnumerateObject())
+            {
+                if (registry.Value.TryGetProperty("password", out var password) && password.GetString() is { } token)
+                    return QuayToken.ReadTimeClaim(token, "iat");
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or TokenExchangeException)
+        {
+        }
+        return null;
     }
 
     /// <summary>Reads the key a managed Secret was written for, or null when its annotations are incomplete.</summary>

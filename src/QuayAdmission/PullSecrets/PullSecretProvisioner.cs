@@ -3,6 +3,7 @@ using k8s.Models;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
+using QuayAdmission.Observability;
 using QuayAdmission.Quay;
 
 namespace QuayAdmission.PullSecrets;
@@ -17,6 +18,7 @@ public sealed class PullSecretProvisioner(
     TokenMinter minter,
     TimeProvider time,
     IOptions<TokenOptions> options,
+    QuayMetrics metrics,
     IHostApplicationLifetime lifetime,
     ILogger<PullSecretProvisioner> logger)
 {
@@ -28,12 +30,14 @@ public sealed class PullSecretProvisioner(
     /// <summary>Waits at most <paramref name="budget"/>; the work goes on past it and lands in the Secret.</summary>
     public async Task<TokenStatus> EnsureAsync(PullSecretKey key, TimeSpan budget, CancellationToken ct)
     {
-        if (cache.TryGetValue(key, out DateTimeOffset cached) && IsFresh(cached))
+        var hit = cache.TryGetValue(key, out DateTimeOffset cached) && IsFresh(cached);
+        metrics.CacheLookup(hit);
+        if (hit)
             return new TokenStatus.Ready(cached);
 
         try
         {
-            return await StartOrJoin(key).WaitAsync(budget, time, ct);
+            return await StartOrJoin(key, IsFresh).WaitAsync(budget, time, ct);
         }
         catch (TimeoutException)
         {
@@ -41,28 +45,32 @@ public sealed class PullSecretProvisioner(
         }
     }
 
-    /// <summary>The same work without a budget, for the refresher. Returns once the Secret is written or the attempt failed.</summary>
-    public Task<TokenStatus> RenewAsync(PullSecretKey key) => StartOrJoin(key);
+    /// <summary>
+    /// For the refresher: renews unless the stored token lasts past <paramref name="renewIfExpiringBefore"/>.
+    /// Returns once the Secret is written or the attempt failed; joins an admission's exchange for the same key.
+    /// </summary>
+    public Task<TokenStatus> RenewAsync(PullSecretKey key, DateTimeOffset renewIfExpiringBefore) =>
+        StartOrJoin(key, expiresAt => expiresAt >= renewIfExpiringBefore);
 
     public bool IsFresh(DateTimeOffset expiresAt) => expiresAt - time.GetUtcNow() >= settings.MinRemaining;
 
-    private Task<TokenStatus> StartOrJoin(PullSecretKey key)
+    private Task<TokenStatus> StartOrJoin(PullSecretKey key, Func<DateTimeOffset, bool> goodEnough)
     {
         var mine = new TaskCompletionSource<TokenStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
         var shared = inflight.GetOrAdd(key, mine.Task);
         if (shared == mine.Task)
-            _ = RunAsync(key, mine);
+            _ = RunAsync(key, goodEnough, mine);
         return shared;
     }
 
-    private async Task RunAsync(PullSecretKey key, TaskCompletionSource<TokenStatus> completion)
+    private async Task RunAsync(PullSecretKey key, Func<DateTimeOffset, bool> goodEnough, TaskCompletionSource<TokenStatus> completion)
     {
         // The work belongs to no single admission: it must outlive a caller that gave up, and stop with the process.
         var ct = lifetime.ApplicationStopping;
         TokenStatus status;
         try
         {
-            status = await ProvisionAsync(key, ct);
+            status = await ProvisionAsync(key, goodEnough, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -78,11 +86,11 @@ public sealed class PullSecretProvisioner(
         completion.SetResult(status);
     }
 
-    private async Task<TokenStatus> ProvisionAsync(PullSecretKey key, CancellationToken ct)
+    private async Task<TokenStatus> ProvisionAsync(PullSecretKey key, Func<DateTimeOffset, bool> goodEnough, CancellationToken ct)
     {
         var stored = await store.GetAsync(key.Namespace, key.SecretName, ct);
         var storedExpiry = stored is null ? null : PullSecretManifest.ExpiresAt(stored);
-        if (storedExpiry is { } valid && IsFresh(valid))
+        if (storedExpiry is { } valid && goodEnough(valid))
             return Remember(key, valid);
 
         var mint = minter.MintAsync(key, ct);
@@ -102,7 +110,7 @@ public sealed class PullSecretProvisioner(
             if (storedExpiry is { } stillValid && stillValid > time.GetUtcNow())
             {
                 PullSecretLog.RenewalFailedKeptToken(logger, key.Namespace, key.SecretName, key.Robot, e.Message, stillValid);
-                return new TokenStatus.Ready(stillValid);
+                return new TokenStatus.Ready(stillValid, RenewalError: e.Message);
             }
             if (stored is null)
                 await TryCreatePlaceholderAsync(key, ct);

@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
+using QuayAdmission.Observability;
 using QuayAdmission.Quay;
 
 namespace QuayAdmission.PullSecrets;
 
 /// <summary>The whole exchange for one key: a ServiceAccount token for the registry's audience, traded at Quay.</summary>
-public sealed class TokenMinter(ServiceAccountTokens serviceAccountTokens, QuayFederationClient quay, IOptions<QuayOptions> options) : IDisposable
+public sealed class TokenMinter(
+    ServiceAccountTokens serviceAccountTokens, QuayFederationClient quay, IOptions<QuayOptions> options, QuayMetrics metrics, TimeProvider time) : IDisposable
 {
     private readonly SemaphoreSlim exchanges = new(options.Value.MaxConcurrentExchanges);
 
@@ -15,14 +17,24 @@ public sealed class TokenMinter(ServiceAccountTokens serviceAccountTokens, QuayF
             ?? throw new TokenExchangeException($"registry {key.RegistryHost} is no longer configured", refused: true);
 
         await exchanges.WaitAsync(ct);
+        var started = time.GetTimestamp();
+        var result = "error";
         try
         {
             var jwt = await serviceAccountTokens.RequestAsync(key.Namespace, key.ServiceAccount, registry.EffectiveAudience, ct);
-            return await quay.ExchangeAsync(registry, key.Robot, jwt, ct);
+            var token = await quay.ExchangeAsync(registry, key.Robot, jwt, ct);
+            result = "ok";
+            return token;
+        }
+        catch (TokenExchangeException e) when (e.Refused)
+        {
+            result = "refused";
+            throw;
         }
         finally
         {
             exchanges.Release();
+            metrics.Exchange(registry.Host, result, time.GetElapsedTime(started));
         }
     }
 

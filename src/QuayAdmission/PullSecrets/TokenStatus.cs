@@ -7,8 +7,11 @@ public abstract record TokenStatus
     {
     }
 
-    /// <summary>The Secret holds a token valid until <paramref name="ExpiresAt"/>.</summary>
-    public sealed record Ready(DateTimeOffset ExpiresAt) : TokenStatus;
+    /// <summary>
+    /// The Secret holds a token valid until <paramref name="ExpiresAt"/>. <paramref name="RenewalError"/>:
+    /// a renewal was due and failed, so this is the older token, still valid.
+    /// </summary>
+    public sealed record Ready(DateTimeOffset ExpiresAt, string? RenewalError = null) : TokenStatus;
 
     /// <summary>No usable token; <paramref name="Reason"/> is safe to show. <paramref name="Refused"/>: Quay or the API said no.</summary>
     public sealed record Unavailable(string Reason, bool Refused) : TokenStatus;

@@ -9,7 +9,11 @@ public sealed record QuayToken(string Token, DateTimeOffset ExpiresAt)
     /// <summary>Reads the expiry from the JWT's <c>exp</c> claim; the signature is Quay's business, not ours.</summary>
     public static QuayToken FromJwt(string jwt) => new(jwt, ReadExpiry(jwt));
 
-    public static DateTimeOffset ReadExpiry(string jwt)
+    public static DateTimeOffset ReadExpiry(string jwt) =>
+        ReadTimeClaim(jwt, "exp") ?? throw new TokenExchangeException("Quay returned a token without an exp claim");
+
+    /// <summary>A NumericDate claim (<c>exp</c>, <c>iat</c>) of the JWT, or null when it has none.</summary>
+    public static DateTimeOffset? ReadTimeClaim(string jwt, string claim)
     {
         var parts = jwt.Split('.');
         if (parts.Length != 3)
@@ -18,10 +22,10 @@ public sealed record QuayToken(string Token, DateTimeOffset ExpiresAt)
         {
             using var claims = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[1]));
             if (claims.RootElement.ValueKind != JsonValueKind.Object
-                || !claims.RootElement.TryGetProperty("exp", out var exp)
-                || exp.ValueKind != JsonValueKind.Number
-                || !exp.TryGetInt64(out var seconds))
-                throw new TokenExchangeException("Quay returned a token without an exp claim");
+                || !claims.RootElement.TryGetProperty(claim, out var value)
+                || value.ValueKind != JsonValueKind.Number
+                || !value.TryGetInt64(out var seconds))
+                return null;
             return DateTimeOffset.FromUnixTimeSeconds(seconds);
         }
         catch (Exception e) when (e is FormatException or JsonException or ArgumentOutOfRangeException)

@@ -137,7 +137,6 @@ public sealed class MutateTests : IAsyncLifetime
 
     public static TheoryData<string, string> Untouched => new()
     {
-        { "no annotation", Reviews.Create(Pods.Json(robotAccount: null)) },
         { "opted out", Reviews.Create(Pods.Json(annotations: new Dictionary<string, string> { ["quay-admission.io/inject"] = "false" })) },
         { "mirror pod", Reviews.Create(Pods.Json(annotations: new Dictionary<string, string> { ["kubernetes.io/config.mirror"] = "abc" })) },
         { "update", Reviews.Create(Pods.Json(), operation: "UPDATE") },
@@ -157,6 +156,25 @@ public sealed class MutateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pod_without_annotation_is_allowed_unchanged_after_reading_its_scopes_once()
+    {
+        var result = await host.AdmitAsync(Pods.Json(robotAccount: null));
+        Assert.True(result.Allowed);
+        Assert.False(result.HasPatch);
+        Assert.Equal(1, host.Kube.Count("serviceaccounts.get"));
+        Assert.Equal(1, host.Kube.Count("namespaces.get"));
+        Assert.Equal(2, host.Kube.TotalCount);
+
+        await host.AdmitAsync(Pods.Json(robotAccount: null, name: "web-1"));
+        Assert.Equal(2, host.Kube.TotalCount);
+        Assert.Equal(0, host.Quay.ExchangeCount);
+    }
+
+    /// <summary>Calls that change something or cost a token: none may happen for reviews we refuse or dry-run.</summary>
+    private int SideEffectCalls() =>
+        host.Kube.Requests.Count(r => r.Operation is not ("serviceaccounts.get" or "namespaces.get")) + host.Quay.ExchangeCount;
+
+    [Fact]
     public async Task Bad_robot_name_is_denied_with_the_entry()
     {
         var result = await host.AdmitAsync(Pods.Json(robotAccount: "acme+puller,Not+Valid"));
@@ -173,7 +191,7 @@ public sealed class MutateTests : IAsyncLifetime
         Assert.False(result.Allowed);
         Assert.Equal(403, result.Code);
         Assert.Contains(host.RegistryHost, result.Message, StringComparison.Ordinal);
-        Assert.Equal(0, host.Kube.TotalCount);
+        Assert.Equal(0, SideEffectCalls());
     }
 
     [Fact]
@@ -208,13 +226,28 @@ public sealed class MutateTests : IAsyncLifetime
         await host.AdmitAsync(Pods.Json());
         host.Kube.ResetCounts();
         host.Quay.ResetCounts();
-        host.Time.Advance(TimeSpan.FromMinutes(30));
+        host.Time.Advance(TimeSpan.FromSeconds(20)); // within the token's life and the scope cache's TTL
 
         var result = await host.AdmitAsync(Pods.Json(name: "web-1"));
 
         Assert.True(result.HasPatch);
         Assert.Equal(0, host.Kube.TotalCount);
         Assert.Equal(0, host.Quay.ExchangeCount);
+    }
+
+    [Fact]
+    public async Task Later_in_the_tokens_life_only_the_scopes_are_reread_in_the_background()
+    {
+        await host.AdmitAsync(Pods.Json());
+        host.Kube.ResetCounts();
+        host.Time.Advance(TimeSpan.FromMinutes(30));
+
+        var result = await host.AdmitAsync(Pods.Json(name: "web-1"));
+
+        Assert.True(result.HasPatch);
+        Assert.Equal(1, host.Quay.ExchangeCount);
+        Assert.True(await Eventually.TrueAsync(() => host.Kube.Count("serviceaccounts.get") == 1 && host.Kube.Count("namespaces.get") == 1));
+        Assert.Equal(2, host.Kube.TotalCount);
     }
 
     [Fact]
@@ -275,8 +308,9 @@ public sealed class MutateTests : IAsyncLifetime
         var pod = Pods.Json();
         var dry = await host.AdmitAsync(pod, dryRun: true);
 
-        Assert.Equal(0, host.Kube.TotalCount);
-        Assert.Equal(0, host.Quay.ExchangeCount);
+        // Only the (cached) reads of the ServiceAccount's and Namespace's opt-out annotations.
+        Assert.Equal(0, SideEffectCalls());
+        Assert.Equal(0, host.Kube.Count("tokenrequest"));
         Assert.Empty(host.Kube.Secrets);
 
         var real = await host.AdmitAsync(pod);

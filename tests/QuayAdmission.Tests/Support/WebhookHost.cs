@@ -24,8 +24,11 @@ public sealed class WebhookHost : IAsyncDisposable
 
     private HttpClient? client;
 
-    private WebhookHost(FakeTimeProvider time, FakeKubernetesApi kube, FakeQuay quay, WebApplicationFactory<Program> factory)
+    private readonly bool ownsStandIns;
+
+    private WebhookHost(FakeTimeProvider time, FakeKubernetesApi kube, FakeQuay quay, WebApplicationFactory<Program> factory, bool ownsStandIns)
     {
+        this.ownsStandIns = ownsStandIns;
         Time = time;
         Kube = kube;
         Quay = quay;
@@ -52,11 +55,12 @@ public sealed class WebhookHost : IAsyncDisposable
         IDictionary<string, string?>? settings = null,
         Action<IServiceCollection>? services = null,
         FakeQuay? quay = null,
-        bool kestrel = false)
+        bool kestrel = false,
+        SharedStandIns? shared = null)
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var kube = await FakeKubernetesApi.StartAsync(time);
-        quay ??= await FakeQuay.StartAsync(time);
+        var time = shared?.Time ?? new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var kube = shared?.Kube ?? await FakeKubernetesApi.StartAsync(time);
+        quay ??= shared?.Quay ?? await FakeQuay.StartAsync(time);
 
         var config = new Dictionary<string, string?>
         {
@@ -64,6 +68,8 @@ public sealed class WebhookHost : IAsyncDisposable
             ["QuayAdmission:Registries:0:FederationUrl"] = quay.BaseAddress.ToString(),
             ["QuayAdmission:InlineBudget"] = InlineBudget.ToString(),
             ["QuayAdmission:ExchangeTimeout"] = "00:00:30",
+            // The refresher works in the background against the same API; tests that want it turn it on.
+            ["QuayAdmission:Refresher:Enabled"] = "false",
         };
         if (kestrel)
         {
@@ -93,11 +99,14 @@ public sealed class WebhookHost : IAsyncDisposable
         catch
         {
             await factory.DisposeAsync();
-            await quay.DisposeAsync();
-            await kube.DisposeAsync();
+            if (shared is null)
+            {
+                await quay.DisposeAsync();
+                await kube.DisposeAsync();
+            }
             throw;
         }
-        return new WebhookHost(time, kube, quay, factory)
+        return new WebhookHost(time, kube, quay, factory, ownsStandIns: shared is null)
         {
             HttpsPort = int.Parse(config.GetValueOrDefault("QuayAdmission:Server:HttpsPort") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
             HealthPort = int.Parse(config.GetValueOrDefault("QuayAdmission:Server:HealthPort") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
@@ -148,8 +157,11 @@ public sealed class WebhookHost : IAsyncDisposable
     {
         client?.Dispose();
         await Factory.DisposeAsync();
-        await Quay.DisposeAsync();
-        await Kube.DisposeAsync();
+        if (ownsStandIns)
+        {
+            await Quay.DisposeAsync();
+            await Kube.DisposeAsync();
+        }
     }
 }
 
@@ -175,4 +187,20 @@ public sealed record AdmissionResult(HttpStatusCode Status, string Body, JsonNod
 
     /// <summary>The pod after applying the returned patch (or unchanged when there is none).</summary>
     public JsonNode Apply(string podJson) => HasPatch ? JsonPatchApplier.Apply(podJson, Patch) : JsonNode.Parse(podJson)!;
+}
+
+/// <summary>Stand-ins and a clock shared by several webhook replicas (leader election tests); disposed by the test.</summary>
+public sealed record SharedStandIns(FakeTimeProvider Time, FakeKubernetesApi Kube, FakeQuay Quay) : IAsyncDisposable
+{
+    public static async Task<SharedStandIns> StartAsync()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        return new SharedStandIns(time, await FakeKubernetesApi.StartAsync(time), await FakeQuay.StartAsync(time));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Quay.DisposeAsync();
+        await Kube.DisposeAsync();
+    }
 }

@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using k8s;
+using k8s.Models;
+
+namespace QuayAdmission.Kubernetes;
+
+/// <summary>
+/// Kubernetes Events about the objects we act for. Recording never waits on the API (a bounded
+/// queue, dropped when full), and each (object, reason) is recorded at most once per
+/// <see cref="Interval"/>, so a burst of Pods or a retry loop does not flood the API.
+/// </summary>
+public sealed class EventRecorder(IKubernetes kubernetes, TimeProvider time, ILogger<EventRecorder> logger) : BackgroundService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromMinutes(10);
+
+    private const string Component = "quay-admission";
+    private const int MaxMessageLength = 1024;
+    private const int MaxRemembered = 10_000;
+
+    private readonly Channel<Corev1Event> queue = Channel.CreateBounded<Corev1Event>(
+        new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly ConcurrentDictionary<(string Kind, string Namespace, string Name, string Reason), DateTimeOffset> lastRecorded = new();
+    private readonly string instance = Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName;
+
+    public void Warning(string kind, string ns, string name, string reason, string message) => Record(kind, ns, name, reason, message, "Warning");
+
+    public void Normal(string kind, string ns, string name, string reason, string message) => Record(kind, ns, name, reason, message, "Normal");
+
+    private void Record(string kind, string ns, string name, string reason, string message, string type)
+    {
+        var now = time.GetUtcNow();
+        var key = (kind, ns, name, reason);
+        if (lastRecorded.TryGetValue(key, out var last) && now - last < Interval)
+            return;
+        lastRecorded[key] = now;
+        if (lastRecorded.Count > MaxRemembered)
+            Forget(now);
+
+        var at = now.UtcDateTime;
+        queue.Writer.TryWrite(new Corev1Event
+        {
+            // Like client-go: the object's name and a unique suffix, within the 253 characters of a name.
+            Metadata = new V1ObjectMeta { Name = $"{name[..Math.Min(name.Length, 230)]}.{Guid.NewGuid():N}"[..^16], NamespaceProperty = ns },
+            InvolvedObject = new V1ObjectReference { ApiVersion = "v1", Kind = kind, NamespaceProperty = ns, Name = name },
+            Type = type,
+            Reason = reason,
+            Message = message.Length <= MaxMessageLength ? message : message[..MaxMessageLength],
+            Source = new V1EventSource { Component = Component },
+            ReportingComponent = Component,
+            ReportingInstance = instance,
+            FirstTimestamp = at,
+            LastTimestamp = at,
+            Count = 1,
+        });
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await foreach (var item in queue.Reader.ReadAllAsync(stoppingToken))
+        {
+            try
+            {
+                await kubernetes.CoreV1.CreateNamespacedEventAsync(item, item.Metadata.NamespaceProperty, cancellationToken: stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                KubernetesLog.EventFailed(logger, item.InvolvedObject.Kind, item.Metadata.NamespaceProperty, item.InvolvedObject.Name, item.Reason, KubernetesErrors.Describe(e));
+            }
+        }
+    }
+
+    private void Forget(DateTimeOffset now)
+    {
+        foreach (var (key, at) in lastRecorded)
+        {
+            if (now - at >= Interval)
+                lastRecorded.TryRemove(key, out _);
+        }
+    }
+}
+
+internal static partial class KubernetesLog
+{
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Could not record {Reason} event on {Kind} {Namespace}/{Name}: {Error}")]
+    public static partial void EventFailed(ILogger logger, string kind, string @namespace, string name, string reason, string error);
+}
