@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 using k8s;
 using k8s.Models;
@@ -20,7 +19,7 @@ public sealed class EventRecorder(IKubernetes kubernetes, TimeProvider time, ILo
 
     private readonly Channel<Corev1Event> queue = Channel.CreateBounded<Corev1Event>(
         new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
-    private readonly ConcurrentDictionary<(string Kind, string Namespace, string Name, string Reason), DateTimeOffset> lastRecorded = new();
+    private readonly Dictionary<(string Kind, string Namespace, string Name, string Reason), DateTimeOffset> lastRecorded = [];
     private readonly string instance = Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName;
 
     public void Warning(string kind, string ns, string name, string reason, string message) => Record(kind, ns, name, reason, message, "Warning");
@@ -31,11 +30,15 @@ public sealed class EventRecorder(IKubernetes kubernetes, TimeProvider time, ILo
     {
         var now = time.GetUtcNow();
         var key = (kind, ns, name, reason);
-        if (lastRecorded.TryGetValue(key, out var last) && now - last < Interval)
-            return;
-        lastRecorded[key] = now;
-        if (lastRecorded.Count > MaxRemembered)
-            Forget(now);
+        // Check and mark at once: concurrent failures of one burst must agree on who records.
+        lock (lastRecorded)
+        {
+            if (lastRecorded.TryGetValue(key, out var last) && now - last < Interval)
+                return;
+            lastRecorded[key] = now;
+            if (lastRecorded.Count > MaxRemembered)
+                Forget(now);
+        }
 
         var at = now.UtcDateTime;
         queue.Writer.TryWrite(new Corev1Event
@@ -72,11 +75,8 @@ public sealed class EventRecorder(IKubernetes kubernetes, TimeProvider time, ILo
 
     private void Forget(DateTimeOffset now)
     {
-        foreach (var (key, at) in lastRecorded)
-        {
-            if (now - at >= Interval)
-                lastRecorded.TryRemove(key, out _);
-        }
+        foreach (var key in lastRecorded.Where(entry => now - entry.Value >= Interval).Select(entry => entry.Key).ToList())
+            lastRecorded.Remove(key);
     }
 }
 

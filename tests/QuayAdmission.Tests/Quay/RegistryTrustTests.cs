@@ -1,3 +1,8 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using QuayAdmission.Hosting;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
 
@@ -37,12 +42,8 @@ public sealed class RegistryTrustTests : IDisposable
     }
 
     [Fact]
-    public async Task A_missing_ca_file_fails_at_start()
-    {
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => WebhookHost.StartAsync(
-            new Dictionary<string, string?> { ["QuayAdmission:Registries:0:CaFile"] = "/nonexistent/ca.pem" }));
-        Assert.Contains("CaFile", error.ToString(), StringComparison.Ordinal);
-    }
+    public async Task A_missing_ca_file_fails_at_start() =>
+        Assert.Contains("CaFile", await StartFailureAsync("QuayAdmission:Registries:0:CaFile", "/nonexistent/ca.pem"), StringComparison.Ordinal);
 
     [Theory]
     [InlineData("QuayAdmission:Registries:0:Host", "https://quay.io")]
@@ -50,9 +51,33 @@ public sealed class RegistryTrustTests : IDisposable
     [InlineData("QuayAdmission:RefreshFraction", "1.5")]
     [InlineData("QuayAdmission:OnTokenFailure", "Maybe")]
     [InlineData("QuayAdmission:Tls:CertFile", "/only/the/cert.pem")]
-    public async Task Bad_configuration_fails_at_start(string key, string value)
+    [InlineData("QuayAdmission:Refresher:RenewDeadline", "00:05:00")]
+    [InlineData("QuayAdmission:Server:BindAddress", "everywhere")]
+    public async Task Bad_configuration_fails_at_start(string key, string value) =>
+        Assert.Contains(key.Split(':')[^1], await StartFailureAsync(key, value), StringComparison.Ordinal);
+
+    /// <summary>
+    /// Starts the real composition root with one bad setting and returns why it refused. Built directly
+    /// rather than through WebApplicationFactory, whose deferred host can hide a start failure behind ObjectDisposedException.
+    /// </summary>
+    private static async Task<string> StartFailureAsync(string key, string value)
     {
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => WebhookHost.StartAsync(new Dictionary<string, string?> { [key] = value }));
-        Assert.Contains(key.Split(':')[^1], error.ToString(), StringComparison.Ordinal);
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["QuayAdmission:Registries:0:Host"] = "quay.io",
+            ["QuayAdmission:Refresher:Enabled"] = "false",
+            [key] = value,
+        });
+        builder.WebHost.UseTestServer();
+        builder.AddQuayAdmission();
+        // Never called: the configuration must be refused before anything talks to an API.
+        builder.Services.AddSingleton<k8s.IKubernetes>(new k8s.Kubernetes(new k8s.KubernetesClientConfiguration { Host = "http://127.0.0.1:9" }));
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var app = builder.Build();
+            await app.StartAsync();
+        });
+        return error.ToString();
     }
 }

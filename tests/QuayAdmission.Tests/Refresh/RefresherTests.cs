@@ -1,0 +1,199 @@
+using System.Net.Http.Json;
+using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
+using QuayAdmission.PullSecrets;
+using QuayAdmission.Quay;
+using QuayAdmission.Refresh;
+using QuayAdmission.Tests.Fakes;
+using QuayAdmission.Tests.Support;
+
+namespace QuayAdmission.Tests.Refresh;
+
+/// <summary>The refresher against the stand-ins: fake clock for token lifetimes, real (short) leases for leader election.</summary>
+[Collection(SerialTests.Name)]
+public sealed class RefresherTests
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
+
+    private static Dictionary<string, string?> RefresherOn(string identity) => new()
+    {
+        ["QuayAdmission:Refresher:Enabled"] = "true",
+        ["QuayAdmission:Refresher:Identity"] = identity,
+        ["QuayAdmission:Refresher:LeaseNamespace"] = "quay-admission",
+        ["QuayAdmission:Refresher:Interval"] = Interval.ToString(),
+        ["QuayAdmission:Refresher:LeaseDuration"] = "00:00:02",
+        ["QuayAdmission:Refresher:RenewDeadline"] = "00:00:01.5",
+        ["QuayAdmission:Refresher:RetryPeriod"] = "00:00:00.2",
+    };
+
+    private static Refresher RefresherOf(WebhookHost host) => host.Factory.Services.GetRequiredService<Refresher>();
+
+    /// <summary>Moves the clock one interval and waits until the refresher has finished the pass that follows.</summary>
+    private static async Task NextPassAsync(WebhookHost host, TimeSpan? advance = null)
+    {
+        var refresher = RefresherOf(host);
+        var before = refresher.Passes;
+        host.Time.Advance(advance ?? Interval);
+        Assert.True(await Eventually.TrueAsync(() => refresher.Passes > before), "no refresh pass");
+    }
+
+    private static async Task<WebhookHost> LeadingAsync(Dictionary<string, string?>? extra = null)
+    {
+        var settings = RefresherOn("replica-a");
+        foreach (var (key, value) in extra ?? [])
+            settings[key] = value;
+        var host = await WebhookHost.StartAsync(settings);
+        Assert.True(await Eventually.TrueAsync(() => RefresherOf(host).Passes > 0), "the refresher never led");
+        return host;
+    }
+
+    private static void PodUsing(WebhookHost host, string secretName, string name = "web-0") => host.Kube.AddPod(new V1Pod
+    {
+        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "team-a" },
+        Spec = new V1PodSpec { Containers = [new V1Container { Name = "app", Image = "quay.io/acme/app:1" }], ImagePullSecrets = [new V1LocalObjectReference { Name = secretName }] },
+        Status = new V1PodStatus { Phase = "Running" },
+    });
+
+    private static string SecretName(WebhookHost host) => PullSecretKey.NameFor("default", host.RegistryHost, "acme+puller");
+
+    [Fact]
+    public async Task A_used_secret_is_renewed_in_place_after_the_refresh_fraction()
+    {
+        await using var host = await LeadingAsync();
+        host.Trust("acme+puller");
+        await host.AdmitAsync(Pods.Json());
+        var name = SecretName(host);
+        PodUsing(host, name);
+        var before = host.Kube.GetSecret("team-a", name)!;
+        var firstExpiry = PullSecretManifest.ExpiresAt(before)!.Value;
+
+        await NextPassAsync(host, TimeSpan.FromMinutes(20)); // a third of the life: not yet
+        Assert.Equal(1, host.Quay.ExchangeCount);
+
+        await NextPassAsync(host, TimeSpan.FromMinutes(11)); // past half, well before exp
+        var after = host.Kube.GetSecret("team-a", name)!;
+        Assert.Equal(2, host.Quay.ExchangeCount);
+        Assert.Equal(before.Metadata.Uid, after.Metadata.Uid);
+        Assert.NotEqual(before.Metadata.ResourceVersion, after.Metadata.ResourceVersion);
+        Assert.True(PullSecretManifest.ExpiresAt(after) > firstExpiry);
+        Assert.True(host.Time.GetUtcNow() < firstExpiry);
+    }
+
+    [Fact]
+    public async Task An_unused_secret_is_left_to_expire_and_deleted_after_gc_after()
+    {
+        await using var host = await LeadingAsync();
+        var key = new PullSecretKey("team-a", "default", host.RegistryHost, "acme+old");
+        host.Kube.PutSecret(PullSecretManifest.Build(key, new QuayToken("opaque", host.Time.GetUtcNow().AddMinutes(-30))));
+        var used = new PullSecretKey("team-a", "default", host.RegistryHost, "acme+used");
+        host.Kube.PutSecret(PullSecretManifest.Build(used, new QuayToken("opaque", host.Time.GetUtcNow().AddMinutes(-90))));
+        PodUsing(host, used.SecretName);
+
+        await NextPassAsync(host);
+        Assert.NotNull(host.Kube.GetSecret("team-a", key.SecretName));
+
+        await NextPassAsync(host, TimeSpan.FromMinutes(31)); // expired 61 minutes ago
+        Assert.Null(host.Kube.GetSecret("team-a", key.SecretName));
+        Assert.NotNull(host.Kube.GetSecret("team-a", used.SecretName));
+        Assert.Equal(1, host.Kube.Count("secrets.delete"));
+    }
+
+    [Fact]
+    public async Task A_placeholder_is_filled_once_quay_recovers()
+    {
+        await using var host = await LeadingAsync();
+        host.Trust("acme+puller");
+        host.Quay.Behaviour = QuayBehaviour.Status(503, """{"error":"maintenance"}""");
+        var admitted = await host.AdmitAsync(Pods.Json());
+        Assert.Single(admitted.Warnings);
+        var name = SecretName(host);
+        Assert.True(await Eventually.TrueAsync(() => host.Kube.GetSecret("team-a", name) is not null));
+        PodUsing(host, name);
+
+        await NextPassAsync(host);
+        Assert.Null(PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!));
+
+        host.Quay.Behaviour = QuayBehaviour.Normal;
+        await NextPassAsync(host, TimeSpan.FromMinutes(1)); // past the backoff
+        var filled = host.Kube.GetSecret("team-a", name)!;
+        Assert.NotNull(PullSecretManifest.ExpiresAt(filled));
+        Assert.True(await Eventually.TrueAsync(() => host.Kube.Events.Any(e => e.Reason == "PlaceholderFilled" && e.InvolvedObject.Name == name && e.Type == "Normal")));
+    }
+
+    [Fact]
+    public async Task A_failing_renewal_backs_off_keeps_the_token_and_records_one_event()
+    {
+        await using var host = await LeadingAsync(new() { ["QuayAdmission:Refresher:BackoffBase"] = "00:00:30" });
+        host.Trust("acme+puller");
+        await host.AdmitAsync(Pods.Json());
+        var name = SecretName(host);
+        PodUsing(host, name);
+        var token = host.Kube.GetSecret("team-a", name)!.Data[".dockerconfigjson"];
+        host.Quay.Behaviour = QuayBehaviour.Status(500, """{"error":"internal"}""");
+        host.Quay.ResetCounts();
+
+        await NextPassAsync(host, TimeSpan.FromMinutes(31));
+        const int passes = 8;
+        for (var i = 1; i < passes; i++)
+            await NextPassAsync(host);
+
+        var attempts = host.Quay.ExchangeCount;
+        Assert.InRange(attempts, 3, passes - 2); // backing off: fewer attempts than passes, but it keeps trying
+        Assert.Equal(token, host.Kube.GetSecret("team-a", name)!.Data[".dockerconfigjson"]);
+        Assert.True(await Eventually.TrueAsync(() => host.Kube.Events.Any(e => e.Reason == "RenewalFailing")));
+        Assert.Single(host.Kube.Events, e => e.InvolvedObject.Name == name);
+        Assert.DoesNotContain("eyJ", host.Kube.Events.Single().Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_hung_exchange_does_not_hold_up_the_others()
+    {
+        await using var host = await LeadingAsync(new() { ["QuayAdmission:Refresher:Concurrency"] = "2" });
+        host.Trust("acme+puller");
+        foreach (var account in new[] { "one", "two", "three" })
+        {
+            var key = new PullSecretKey("team-a", account, host.RegistryHost, "acme+puller");
+            host.Kube.PutSecret(PullSecretManifest.Build(key, token: null));
+            PodUsing(host, key.SecretName, account);
+            host.Trust("acme+puller", serviceAccount: account);
+        }
+        host.Kube.SetFault("tokenrequest", Fault.Hang with { Times = 1 });
+
+        host.Time.Advance(Interval);
+
+        Assert.True(await Eventually.TrueAsync(() => host.Kube.Secrets.Count(s => PullSecretManifest.ExpiresAt(s) is not null) == 2), "the others waited");
+        Assert.Equal(3, host.Kube.Count("tokenrequest"));
+    }
+
+    [Fact]
+    public async Task Only_the_lease_holder_works_and_another_takes_over_when_it_lapses()
+    {
+        await using var shared = await SharedStandIns.StartAsync();
+        var first = await WebhookHost.StartAsync(RefresherOn("replica-a"), shared: shared);
+        Assert.True(await Eventually.TrueAsync(() => RefresherOf(first).Passes > 0));
+        await using var second = await WebhookHost.StartAsync(RefresherOn("replica-b"), shared: shared);
+
+        // Let the second replica try for the lease a few times.
+        var gets = shared.Kube.Count("leases.get");
+        Assert.True(await Eventually.TrueAsync(() => shared.Kube.Count("leases.get") >= gets + 10));
+        Assert.Equal("replica-a", shared.Kube.GetLease("quay-admission", "quay-admission-refresher")!.Spec.HolderIdentity);
+        Assert.Equal(0, RefresherOf(second).Passes);
+
+        await first.DisposeAsync();
+        Assert.True(await Eventually.TrueAsync(() => RefresherOf(second).Passes > 0, TimeSpan.FromSeconds(20)), "no take-over");
+        Assert.Equal("replica-b", shared.Kube.GetLease("quay-admission", "quay-admission-refresher")!.Spec.HolderIdentity);
+    }
+
+    [Fact]
+    public async Task Metrics_report_managed_secrets_and_the_earliest_expiry()
+    {
+        await using var host = await LeadingAsync();
+        host.Trust("acme+puller");
+        await host.AdmitAsync(Pods.Json());
+        await NextPassAsync(host, TimeSpan.FromMinutes(5));
+
+        var metrics = PrometheusText.Parse(await host.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        Assert.Equal(1, metrics.Value("quay_admission_managed_secrets"));
+        Assert.InRange(metrics.Value("quay_admission_earliest_token_expiry_seconds"), 55 * 60 - 1, 55 * 60 + 1);
+    }
+}
