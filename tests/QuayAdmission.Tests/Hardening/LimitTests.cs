@@ -12,8 +12,10 @@ using QuayAdmission.Tls;
 
 namespace QuayAdmission.Tests.Hardening;
 
-/// <summary>What bounds the webhook's work: outbound exchanges, inbound connections and headers, and shutdown.</summary>
-public sealed class LimitTests
+// What bounds the webhook's work: outbound exchanges, inbound connections and headers, and shutdown.
+// Three classes, so that xunit overlaps their real-time waits.
+
+public sealed class ExchangeLimitTests
 {
     private const string Robot = "acme+puller";
 
@@ -56,6 +58,10 @@ public sealed class LimitTests
         Assert.All(results, r => Assert.True(r.Allowed && r.HasPatch, r.Body));
     }
 
+}
+
+public sealed class KestrelLimitTests
+{
     [Fact]
     public async Task Kestrel_limits_are_set_by_default_and_configurable()
     {
@@ -119,40 +125,18 @@ public sealed class LimitTests
         Assert.True(await Eventually.TrueAsync(() => CanHandshake(host), HardeningHost.NoHang), "a slot never came free");
     }
 
-    [Fact]
-    public async Task Shutdown_lets_an_in_flight_review_finish()
-    {
-        var host = await WebhookHost.StartAsync(kestrel: true);
-        await using var stopped = host;
-        host.Trust(Robot);
-        host.Quay.Behaviour = QuayBehaviour.Delay(TimeSpan.FromSeconds(5));
-        using var client = HttpsClient(host);
-        using var body = new StringContent(Reviews.Create(Pods.Json(), uid: "in-flight"), Encoding.UTF8, "application/json");
-
-        var review = client.PostAsync(new Uri($"https://localhost:{host.HttpsPort}/mutate"), body);
-        Assert.True(await Eventually.TrueAsync(() => host.Quay.ExchangeCount > 0, HardeningHost.NoHang), "the exchange never started");
-        Assert.False(review.IsCompleted);
-
-        var stopping = host.Factory.DisposeAsync().AsTask();
-        using var response = await review.WaitAsync(HardeningHost.NoHang);
-        var result = await AdmissionResult.ReadAsync(response);
-        await stopping.WaitAsync(HardeningHost.NoHang);
-
-        Assert.Equal(HttpStatusCode.OK, result.Status);
-        Assert.Equal("in-flight", result.Uid);
-        Assert.True(result.Allowed, result.Body);
-        Assert.True(result.HasPatch);
-    }
-
-    private static KestrelServerOptions Kestrel(WebhookHost host) =>
+    internal static KestrelServerOptions Kestrel(WebhookHost host) =>
         host.Factory.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value;
 
     /// <summary>Trusts exactly the certificate the webhook serves (it makes a self-signed one at start).</summary>
-    private static RemoteCertificateValidationCallback TrustServed(WebhookHost host)
+    internal static RemoteCertificateValidationCallback TrustServed(WebhookHost host)
     {
         var served = host.Factory.Services.GetRequiredService<ServingCertificate>().Current!.GetCertHashString();
         return (_, certificate, _, _) => certificate?.GetCertHashString() == served;
     }
+
+    internal static HttpClient HttpsClient(WebhookHost host) =>
+        new(new SocketsHttpHandler { SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = TrustServed(host) } });
 
     private static async Task<SslStream> HandshakeAsync(WebhookHost host, TcpClient tcp)
     {
@@ -200,7 +184,32 @@ public sealed class LimitTests
         }
         return text.ToString();
     }
+}
 
-    private static HttpClient HttpsClient(WebhookHost host) =>
-        new(new SocketsHttpHandler { SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = TrustServed(host) } });
+public sealed class ShutdownTests
+{
+    [Fact]
+    public async Task Shutdown_lets_an_in_flight_review_finish()
+    {
+        var host = await WebhookHost.StartAsync(kestrel: true);
+        await using var stopped = host;
+        host.Trust("acme+puller");
+        host.Quay.Behaviour = QuayBehaviour.Delay(TimeSpan.FromSeconds(5));
+        using var client = KestrelLimitTests.HttpsClient(host);
+        using var body = new StringContent(Reviews.Create(Pods.Json(), uid: "in-flight"), Encoding.UTF8, "application/json");
+
+        var review = client.PostAsync(new Uri($"https://localhost:{host.HttpsPort}/mutate"), body);
+        Assert.True(await Eventually.TrueAsync(() => host.Quay.ExchangeCount > 0, HardeningHost.NoHang), "the exchange never started");
+        Assert.False(review.IsCompleted);
+
+        var stopping = host.Factory.DisposeAsync().AsTask();
+        using var response = await review.WaitAsync(HardeningHost.NoHang);
+        var result = await AdmissionResult.ReadAsync(response);
+        await stopping.WaitAsync(HardeningHost.NoHang);
+
+        Assert.Equal(HttpStatusCode.OK, result.Status);
+        Assert.Equal("in-flight", result.Uid);
+        Assert.True(result.Allowed, result.Body);
+        Assert.True(result.HasPatch);
+    }
 }
