@@ -24,9 +24,9 @@ public static class HardeningHost
     /// says the call is held (and the admission has not answered), moves the fake clock by the inline budget;
     /// the answer must then arrive. Nothing here sleeps: it polls with a deadline.
     /// </summary>
-    public static async Task<AdmissionResult> AdmitPastBudgetAsync(this WebhookHost host, string podJson, Func<bool> pending, bool dryRun = false)
+    public static async Task<AdmissionResult> AdmitPastBudgetAsync(this WebhookHost host, string podJson, Func<bool> pending)
     {
-        var admission = host.AdmitAsync(podJson, dryRun: dryRun);
+        var admission = host.AdmitAsync(podJson);
         Assert.True(await Eventually.TrueAsync(() => admission.IsCompleted || pending(), NoHang), "the faulty call was never made");
         if (!admission.IsCompleted)
             host.Time.Advance(WebhookHost.InlineBudget);

@@ -121,6 +121,7 @@ public sealed class PatchPropertyTests : IAsyncLifetime
             Gen.OneOf("regcred", "mirror", "a~b/c", "@0", "@1", "@2").Array[0, 6],
             Gen.Select(Label.Select(l => "example.com/" + l), Text).Array[0, 5],
             Gen.Select(Gen.OneOf("pod", "metadata", "spec"), Label.Select(l => "x-" + l), JsonValue).Array[0, 4],
+            // Three in four are dry runs (no calls); the rest make real exchanges, which Quay trusts for every pool member.
             Gen.Int[0, 3].Select(i => i > 0),
             (name, generateName, ns, sa, references, separator, form, pullSecrets, annotations, unknown, dryRun) =>
                 new GeneratedPod(name, generateName, ns, sa, references, separator, form, pullSecrets, annotations, unknown, dryRun));
