@@ -1,0 +1,57 @@
+using QuayAdmission.Tests.Support;
+
+namespace QuayAdmission.Tests.Hardening;
+
+/// <summary>
+/// Names from the review go into Kubernetes API paths, and KubernetesClient does not escape path
+/// parameters: a ServiceAccount "name" with "../" walks to another namespace's ServiceAccount. Anyone
+/// who can reach /mutate (reviews are not authenticated) could otherwise have the webhook mint a token
+/// for a ServiceAccount they cannot use and write the robot token into a Secret of their own namespace.
+/// </summary>
+public sealed class PathInjectionTests
+{
+    [Fact(Skip = "bug: spec.serviceAccountName is not validated; '../../victim/serviceaccounts/builder' makes the TokenRequest hit namespace victim and the robot token land in team-a")]
+    public async Task A_service_account_name_cannot_reach_another_namespace()
+    {
+        await using var host = await WebhookHost.StartAsync();
+        host.Trust("victim+puller", ns: "victim", serviceAccount: "builder");
+
+        var result = await host.AdmitAsync(Pods.Json(robotAccount: "victim+puller", ns: "team-a", serviceAccount: "../../victim/serviceaccounts/builder"))
+            .WaitAsync(HardeningHost.NoHang);
+
+        Assert.False(result.Allowed);
+        Assert.Equal(400, result.Code);
+        Assert.Contains("serviceAccountName", result.Message, StringComparison.Ordinal);
+        Assert.All(host.Kube.Requests.Where(r => r.Operation != "jwks" && r.Operation != "discovery"),
+            r => Assert.StartsWith("/api/v1/namespaces/team-a/", r.Path, StringComparison.Ordinal));
+        Assert.Equal(0, host.Quay.ExchangeCount);
+        Assert.Empty(host.Kube.Secrets);
+    }
+
+    [Fact(Skip = "bug: request.namespace is not validated; 'team-a/secrets' is spliced into API paths unescaped")]
+    public async Task A_namespace_must_be_a_name()
+    {
+        await using var host = await WebhookHost.StartAsync();
+        var review = BadInputCorpus.Review();
+        review["request"]!["namespace"] = "team-a/serviceaccounts/default/token#";
+
+        var result = await host.PostAsync(review.ToJsonString()).WaitAsync(HardeningHost.NoHang);
+
+        Assert.False(result.Allowed);
+        Assert.Equal(400, result.Code);
+        Assert.Equal(0, host.Kube.TotalCount);
+    }
+
+    [Theory]
+    [InlineData("builder")]
+    [InlineData("a.b-c")]
+    public async Task Dns_names_still_work(string serviceAccount)
+    {
+        await using var host = await WebhookHost.StartAsync();
+        host.Trust("acme+puller", serviceAccount: serviceAccount);
+        var result = await host.AdmitAsync(Pods.Json(serviceAccount: serviceAccount)).WaitAsync(HardeningHost.NoHang);
+        Assert.True(result.Allowed && result.HasPatch);
+        Assert.Empty(result.Warnings);
+        Assert.Equal($"system:serviceaccount:team-a:{serviceAccount}", Assert.Single(host.Quay.Exchanges).Subject);
+    }
+}
