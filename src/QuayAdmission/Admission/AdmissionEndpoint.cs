@@ -14,6 +14,9 @@ public static class AdmissionEndpoint
     // the review envelope (object + oldObject) while refusing anything that is not a real review.
     public const int MaxBodyBytes = 7 * 1024 * 1024;
 
+    // kube-apiserver sends a UUID; anything far longer is not from it, and would be echoed and logged.
+    private const int MaxUidLength = 128;
+
     public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder app)
     {
         app.MapPost("/mutate", HandleAsync);
@@ -97,6 +100,7 @@ public static class AdmissionEndpoint
             { Kind: not AdmissionReview.ReviewKind } => $"kind must be {AdmissionReview.ReviewKind}",
             { Request: null } => "the review has no request",
             { Request.Uid: null or "" } => "the request has no uid",
+            { Request.Uid.Length: > MaxUidLength } => $"the request uid is longer than {MaxUidLength} characters",
             _ => null,
         };
         return reason is null ? (review, StatusCodes.Status200OK, "") : (null, StatusCodes.Status400BadRequest, reason);

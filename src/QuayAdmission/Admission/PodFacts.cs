@@ -1,12 +1,16 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using QuayAdmission.Patching;
 using QuayAdmission.PullSecrets;
 
 namespace QuayAdmission.Admission;
 
-/// <summary>The few fields of the raw Pod JSON the decision reads, type-checked where we rely on them.</summary>
-public sealed record PodFacts(
-    JsonElement Json,
+/// <summary>
+/// The few fields of the raw Pod JSON the decision reads, checked before any token work: types,
+/// UTF-8, and names that go into API paths (KubernetesClient does not escape them).
+/// </summary>
+public sealed partial record PodFacts(
+    PullSecretList PullSecrets,
     string Namespace,
     string DisplayName,
     string ServiceAccount,
@@ -24,15 +28,19 @@ public sealed record PodFacts(
         var metadata = OptionalObject(pod, "metadata", "metadata");
         var ns = NonEmpty(request.Namespace) ?? NonEmpty(OptionalString(metadata, "namespace", "metadata.namespace"))
             ?? throw new PodShapeException("the request names no namespace");
+        if (!DnsLabel().IsMatch(ns))
+            throw new PodShapeException("the namespace is not a valid name");
         var name = NonEmpty(request.Name) ?? NonEmpty(OptionalString(metadata, "name", "metadata.name"));
         var displayName = name ?? (OptionalString(metadata, "generateName", "metadata.generateName") is { Length: > 0 } prefix ? prefix + "*" : "(unnamed)");
 
         var annotations = OptionalObject(metadata, "annotations", "metadata.annotations");
         var spec = OptionalObject(pod, "spec", "spec");
         var serviceAccount = NonEmpty(OptionalString(spec, "serviceAccountName", "spec.serviceAccountName")) ?? DefaultServiceAccount;
+        if (serviceAccount.Length > 253 || !DnsSubdomain().IsMatch(serviceAccount))
+            throw new PodShapeException("spec.serviceAccountName is not a valid name");
 
         return new PodFacts(
-            pod,
+            ImagePullSecretsPatch.Read(pod),
             ns,
             displayName,
             serviceAccount,
@@ -52,8 +60,14 @@ public sealed record PodFacts(
     {
         if (parent is not { } p || !p.TryGetProperty(property, out var value) || value.ValueKind == JsonValueKind.Null)
             return null;
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new PodShapeException($"{path} must be a string");
+        return value.ValueKind == JsonValueKind.String ? PodShapeException.Text(value, path) : throw new PodShapeException($"{path} must be a string");
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex DnsLabel();
+
+    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", RegexOptions.CultureInvariant)]
+    private static partial Regex DnsSubdomain();
 }

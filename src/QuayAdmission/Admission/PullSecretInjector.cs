@@ -90,7 +90,7 @@ public sealed class PullSecretInjector(
             }
         }
 
-        var operations = ImagePullSecretsPatch.Build(pod.Json, keys.Select(k => k.SecretName));
+        var operations = ImagePullSecretsPatch.Build(pod.PullSecrets, keys.Select(k => k.SecretName));
         return (new AdmissionOutcome.Patched(operations, warnings), robots);
     }
 

@@ -30,10 +30,12 @@ public sealed class PullSecretProvisioner(
     /// <summary>Waits at most <paramref name="budget"/>; the work goes on past it and lands in the Secret.</summary>
     public async Task<TokenStatus> EnsureAsync(PullSecretKey key, TimeSpan budget, CancellationToken ct)
     {
-        var hit = cache.TryGetValue(key, out DateTimeOffset cached) && IsFresh(cached);
+        // The cache holds the last expiry this replica saw for the key, until that token expires.
+        var known = cache.TryGetValue(key, out DateTimeOffset cached) ? cached : (DateTimeOffset?)null;
+        var hit = known is { } expiresAt && IsFresh(expiresAt);
         metrics.CacheLookup(hit);
         if (hit)
-            return new TokenStatus.Ready(cached);
+            return new TokenStatus.Ready(known!.Value);
 
         try
         {
@@ -41,7 +43,10 @@ public sealed class PullSecretProvisioner(
         }
         catch (TimeoutException)
         {
-            return new TokenStatus.Unavailable($"no token within {budget.TotalSeconds:0.#} s", Refused: false);
+            // The renewal goes on in the background; a token that still works is better than none.
+            return known is { } stillValid && stillValid > time.GetUtcNow()
+                ? new TokenStatus.Ready(stillValid, RenewalError: "renewal still in progress")
+                : new TokenStatus.Unavailable($"no token within {budget.TotalSeconds:0.#} s", Refused: false);
         }
     }
 
@@ -100,25 +105,29 @@ public sealed class PullSecretProvisioner(
             stored = await CreatePlaceholderAsync(key, ct);
         }
 
-        QuayToken token;
+        QuayToken? token = null;
+        V1Secret written;
         try
         {
             token = await mint;
+            written = await WriteAsync(key, stored, token, ct);
         }
-        catch (TokenExchangeException e)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
+            var reason = e is TokenExchangeException ? e.Message : $"writing the Secret: {KubernetesErrors.Describe(e)}";
             if (storedExpiry is { } stillValid && stillValid > time.GetUtcNow())
             {
-                PullSecretLog.RenewalFailedKeptToken(logger, key.Namespace, key.SecretName, key.Robot, e.Message, stillValid);
-                return new TokenStatus.Ready(stillValid, RenewalError: e.Message);
+                PullSecretLog.RenewalFailedKeptToken(logger, key.Namespace, key.SecretName, key.Robot, reason, stillValid);
+                return new TokenStatus.Ready(stillValid, RenewalError: reason);
             }
+            if (e is not TokenExchangeException)
+                throw;
             if (stored is null)
                 await TryCreatePlaceholderAsync(key, ct);
-            PullSecretLog.ProvisionFailed(logger, key.Namespace, key.SecretName, key.Robot, e.Message);
-            return new TokenStatus.Unavailable(e.Message, e.Refused);
+            PullSecretLog.ProvisionFailed(logger, key.Namespace, key.SecretName, key.Robot, reason);
+            return new TokenStatus.Unavailable(reason, ((TokenExchangeException)e).Refused);
         }
 
-        var written = await WriteAsync(key, stored, token, ct);
         var expiresAt = PullSecretManifest.ExpiresAt(written) ?? token.ExpiresAt;
         PullSecretLog.TokenWritten(logger, key.Namespace, key.SecretName, key.Robot, expiresAt, written.Metadata.ResourceVersion);
         return Remember(key, expiresAt);
@@ -183,11 +192,7 @@ public sealed class PullSecretProvisioner(
 
     private TokenStatus.Ready Remember(PullSecretKey key, DateTimeOffset expiresAt)
     {
-        cache.Set(key, expiresAt, new MemoryCacheEntryOptions
-        {
-            AbsoluteExpiration = expiresAt - settings.MinRemaining,
-            Size = 1,
-        });
+        cache.Set(key, expiresAt, new MemoryCacheEntryOptions { AbsoluteExpiration = expiresAt, Size = 1 });
         return new TokenStatus.Ready(expiresAt);
     }
 }

@@ -90,13 +90,13 @@ public static partial class RobotReferenceParser
     private static bool IsValidPart(ReadOnlySpan<char> part) =>
         part.Length is >= MinPartLength and <= MaxPartLength && PartPattern().IsMatch(part);
 
-    /// <summary>Quotes user input for a message: bounded, one line, no control characters.</summary>
+    /// <summary>Quotes user input for a message: bounded, one line, no control or bidi-format characters.</summary>
     private static string Quote(string value)
     {
         const int max = 64;
         var builder = new StringBuilder("\"");
         foreach (var c in value.Length > max ? value[..max] : value)
-            builder.Append(char.IsControl(c) ? '?' : c);
+            builder.Append(char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? '?' : c);
         return builder.Append(value.Length > max ? "...\"" : "\"").ToString();
     }
 

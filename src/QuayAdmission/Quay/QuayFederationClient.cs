@@ -15,8 +15,8 @@ public sealed partial class QuayFederationClient(QuayHttpClients clients)
     {
         var client = clients.For(registry);
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.EffectiveFederationUrl, "oauth2/federation/robot/token"));
-        request.Headers.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{robot}:{serviceAccountJwt}")));
+        var credential = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{robot}:{serviceAccountJwt}"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", credential);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
 
         HttpResponseMessage response;
@@ -39,7 +39,7 @@ public sealed partial class QuayFederationClient(QuayHttpClients clients)
             if (!response.IsSuccessStatusCode)
             {
                 var code = (int)response.StatusCode;
-                throw new TokenExchangeException($"Quay answered {code}: {ErrorText(body)}", refused: code is >= 400 and < 500);
+                throw new TokenExchangeException($"Quay answered {code}: {ErrorText(body, credential, serviceAccountJwt)}", refused: code is >= 400 and < 500);
             }
             return QuayToken.FromJwt(TokenFrom(body));
         }
@@ -62,8 +62,11 @@ public sealed partial class QuayFederationClient(QuayHttpClients clients)
         throw new TokenExchangeException("Quay answered 200 without a token");
     }
 
-    /// <summary>Quay's <c>error</c> (or <c>error_description</c>) field, else the body, one line and bounded.</summary>
-    private static string ErrorText(string body)
+    /// <summary>
+    /// Quay's <c>error</c> (or <c>error_description</c>) field, else the body, one line and bounded,
+    /// without anything that looks like a credential: should an error page echo what we sent, it stops here.
+    /// </summary>
+    private static string ErrorText(string body, params string[] sent)
     {
         var text = body;
         try
@@ -84,7 +87,10 @@ public sealed partial class QuayFederationClient(QuayHttpClients clients)
         catch (JsonException)
         {
         }
-        text = JwtLike().Replace(new string(text.Select(c => char.IsControl(c) ? ' ' : c).ToArray()), "[jwt]").Trim();
+        foreach (var secret in sent)
+            text = text.Replace(secret, "[redacted]", StringComparison.Ordinal);
+        text = new string(text.Select(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? ' ' : c).ToArray());
+        text = LongBase64().Replace(JwtLike().Replace(text, "[redacted]"), "[redacted]").Trim();
         if (text.Length == 0)
             return "(no detail)";
         return text.Length <= MaxErrorText ? text : text[..MaxErrorText] + "...";
@@ -93,4 +99,8 @@ public sealed partial class QuayFederationClient(QuayHttpClients clients)
     // Should an error page ever echo a credential, it must not travel on into warnings and events.
     [GeneratedRegex(@"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*", RegexOptions.CultureInvariant)]
     private static partial Regex JwtLike();
+
+    // No readable error message has a 40-character run of base64; credentials do.
+    [GeneratedRegex("[A-Za-z0-9+/_-]{40,}={0,2}", RegexOptions.CultureInvariant)]
+    private static partial Regex LongBase64();
 }

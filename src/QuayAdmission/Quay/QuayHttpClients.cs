@@ -27,7 +27,8 @@ public sealed class QuayHttpClients : IDisposable
             };
             if (!string.IsNullOrEmpty(registry.CaFile))
                 handler.SslOptions.RemoteCertificateValidationCallback = TrustAlso(LoadPem(registry.CaFile));
-            clients[registry.Host] = new HttpClient(handler) { Timeout = settings.ExchangeTimeout };
+            // A token answer is a few KiB; a larger body is not Quay talking to us.
+            clients[registry.Host] = new HttpClient(handler) { Timeout = settings.ExchangeTimeout, MaxResponseContentBufferSize = 64 * 1024 };
         }
     }
 

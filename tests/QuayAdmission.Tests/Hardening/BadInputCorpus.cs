@@ -151,7 +151,7 @@ public static class BadInputCorpus
         yield return Review("operation-huge-string", r => r["request"]!["operation"] = new string('C', 1 << 20), Allowed);
         yield return Review("kind-group-apps", r => r["request"]!["kind"]!["group"] = "apps", Allowed);
         yield return Review("request-kind-null", r => r["request"]!["kind"] = null, Allowed);
-        yield return Review("uid-1-mib", r => r["request"]!["uid"] = new string('u', 1 << 20), Patched) with { Uid = new string('u', 1 << 20) };
+        yield return Envelope("uid-1-mib", r => r["request"]!["uid"] = new string('u', 1 << 20));
         yield return Review("uid-with-control-characters", r => r["request"]!["uid"] = "a\nb\u001b[31mc\u2028d", Patched) with { Uid = "a\nb\u001b[31mc\u2028d" };
         yield return Review("old-object-garbage", r => r["request"]!["oldObject"] = new JsonArray(1, "x", null), Patched);
 

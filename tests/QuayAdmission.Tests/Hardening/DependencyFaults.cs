@@ -175,7 +175,7 @@ public sealed class QuayFaultTests
 /// <summary>Faults while renewing a token that is still valid for a few minutes.</summary>
 public sealed class RenewalFaultTests
 {
-    [Fact(Skip = "bug: when renewing a still-valid token fails at the Secret write (500), admission reports no token (warning, or 503 under Deny) although the Secret still holds a token valid for 5 minutes; a failed exchange keeps it")]
+    [Fact]
     public async Task A_still_valid_token_is_used_when_writing_its_renewal_fails()
     {
         await using var host = await DependencyFaults.StartAsync("Deny");
@@ -190,7 +190,7 @@ public sealed class RenewalFaultTests
         Assert.Empty(result.Warnings);
     }
 
-    [Fact(Skip = "bug: when the renewal of a still-valid token outlasts the inline budget (TokenRequest hangs), admission reports no token (503 under Deny) although the Secret holds a token valid for 5 more minutes")]
+    [Fact]
     public async Task A_still_valid_token_is_used_when_its_renewal_outlasts_the_budget()
     {
         await using var host = await DependencyFaults.StartAsync("Deny");
