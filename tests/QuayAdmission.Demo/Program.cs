@@ -55,6 +55,21 @@ foreach (var secret in kube.Secrets)
     Console.WriteLine($"  .dockerconfigjson: {Shorten(config)}");
 }
 
+Heading("Events recorded");
+// Events are sent in the background so admission never waits on them: give the last one a moment.
+for (var waited = 0; kube.Events.Count == 0 && waited < 3000; waited += 50)
+    await Task.Delay(50);
+foreach (var recorded in kube.Events)
+    Console.WriteLine($"{recorded.Type} {recorded.Reason} on {recorded.InvolvedObject.Kind} {recorded.InvolvedObject.NamespaceProperty}/{recorded.InvolvedObject.Name}: {recorded.Message}");
+
+Heading($"Metrics (http://127.0.0.1:{webhook.HealthPort}/metrics, excerpt)");
+using (var health = new HttpClient())
+{
+    var metrics = await health.GetStringAsync(new Uri($"http://127.0.0.1:{webhook.HealthPort}/metrics"));
+    foreach (var line in metrics.Split('\n').Where(l => l.StartsWith("quay_admission_", StringComparison.Ordinal) && !l.Contains("_bucket", StringComparison.Ordinal)))
+        Console.WriteLine("  " + line);
+}
+
 Heading("What the webhook logged");
 lock (webhookLog)
     webhookLog.ForEach(l => Console.WriteLine("  " + l));
@@ -85,11 +100,20 @@ async Task Admit(string title, string podJson, bool dryRun)
     foreach (var warning in response["warnings"]?.AsArray() ?? [])
         Console.WriteLine($"warning: {warning}");
 
-    var calls = kube.Requests.Where(r => r.Operation is not ("jwks" or "discovery")).Select(r => $"{r.Method} {r.Path}").ToList();
-    Console.WriteLine($"Kubernetes API calls: {(calls.Count == 0 ? "none" : string.Join(", ", calls))}");
+    var calls = kube.Requests.Where(r => r.Operation is not ("jwks" or "discovery")).ToList();
+    var admission = calls.Where(r => !IsBackground(r.Operation)).Select(r => $"{r.Method} {r.Path}").ToList();
+    var background = calls.Where(r => IsBackground(r.Operation)).Select(r => r.Operation).Distinct().ToList();
+    Console.WriteLine($"Kubernetes API calls: {(admission.Count == 0 ? "none" : string.Join(", ", admission))}");
+    if (background.Count > 0)
+        Console.WriteLine($"  meanwhile in the background (refresher, events): {string.Join(", ", background)}");
     var exchanges = quay.Exchanges.Select(e => $"{e.Robot} as {e.Subject} -> {e.StatusCode}{(e.Error is null ? "" : " " + e.Error)}").ToList();
     Console.WriteLine($"Quay exchanges: {(exchanges.Count == 0 ? "none" : string.Join(", ", exchanges))}");
 }
+
+// Work the webhook does on its own, not because of the review just sent.
+static bool IsBackground(string operation) =>
+    operation.StartsWith("leases.", StringComparison.Ordinal) || operation.StartsWith("events.", StringComparison.Ordinal)
+    || operation is "secrets.list" or "pods.list";
 
 static void Heading(string text) => Console.WriteLine($"\n== {text}");
 
