@@ -145,6 +145,29 @@ public sealed class RefresherTests
         Assert.DoesNotContain("eyJ", host.Kube.Events.Single().Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("secrets.update", 500)]
+    [InlineData("tokenrequest", 429)]
+    [InlineData("secrets.list", 503)]
+    public async Task The_refresher_recovers_when_an_api_fault_ends(string operation, int code)
+    {
+        await using var host = await LeadingAsync();
+        host.Trust("acme+puller");
+        await host.AdmitAsync(Pods.Json());
+        var name = SecretName(host);
+        PodUsing(host, name);
+        var firstExpiry = PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!);
+        host.Kube.SetFault(operation, Fault.Status(code));
+
+        await NextPassAsync(host, TimeSpan.FromMinutes(31));
+        await NextPassAsync(host);
+        Assert.Equal(firstExpiry, PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!));
+
+        host.Kube.ClearFaults();
+        await NextPassAsync(host, TimeSpan.FromMinutes(1)); // past any backoff
+        Assert.True(PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!) > firstExpiry);
+    }
+
     [Fact]
     public async Task A_hung_exchange_does_not_hold_up_the_others()
     {
