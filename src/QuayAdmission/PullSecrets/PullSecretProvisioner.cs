@@ -120,12 +120,12 @@ public sealed class PullSecretProvisioner(
                 PullSecretLog.RenewalFailedKeptToken(logger, key.Namespace, key.SecretName, key.Robot, reason, stillValid);
                 return new TokenStatus.Ready(stillValid, RenewalError: reason);
             }
-            if (e is not TokenExchangeException)
+            if (e is not TokenExchangeException exchange)
                 throw;
             if (stored is null)
                 await TryCreatePlaceholderAsync(key, ct);
             PullSecretLog.ProvisionFailed(logger, key.Namespace, key.SecretName, key.Robot, reason);
-            return new TokenStatus.Unavailable(reason, ((TokenExchangeException)e).Refused);
+            return new TokenStatus.Unavailable(reason, exchange.Refused);
         }
 
         var expiresAt = PullSecretManifest.ExpiresAt(written) ?? token.ExpiresAt;
