@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.Mime;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -19,12 +20,13 @@ public static class AdmissionEndpoint
 
     public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/mutate", HandleAsync);
+        var logger = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdmissionEndpoint).FullName!);
+        app.MapPost("/mutate", (HttpContext context, PullSecretInjector injector, IOptions<TokenOptions> tokens) =>
+            HandleAsync(context, injector, tokens.Value, logger));
         return app;
     }
 
-    private static async Task HandleAsync(
-        HttpContext context, PullSecretInjector injector, IOptions<TokenOptions> tokens, ILoggerFactory loggers)
+    private static async Task HandleAsync(HttpContext context, PullSecretInjector injector, TokenOptions tokens, ILogger logger)
     {
         // Reviews name pods and service accounts: they travel only over TLS, never on the plain health port.
         if (!context.Request.IsHttps)
@@ -33,7 +35,6 @@ public static class AdmissionEndpoint
             return;
         }
 
-        var logger = loggers.CreateLogger(typeof(AdmissionEndpoint));
         var (review, status, reason) = await ReadReviewAsync(context.Request, context.RequestAborted);
         if (review?.Request is not { } request)
         {
@@ -52,7 +53,7 @@ public static class AdmissionEndpoint
         catch (Exception e) when (!context.RequestAborted.IsCancellationRequested)
         {
             // The same stance as the failure policy: fail open by default, closed when the operator chose Deny.
-            var deny = tokens.Value.OnTokenFailure == TokenFailurePolicy.Deny;
+            var deny = tokens.OnTokenFailure == TokenFailurePolicy.Deny;
             AdmissionLog.Crashed(logger, e, request.Uid!, deny ? "denied" : "allowed");
             outcome = deny
                 ? new AdmissionOutcome.Denied(500, "quay-admission: internal error")
@@ -75,18 +76,55 @@ public static class AdmissionEndpoint
         if (!MediaTypeHeaderValue.TryParse(http.ContentType, out var type) || !type.MediaType.Equals(MediaTypeNames.Application.Json, StringComparison.OrdinalIgnoreCase))
             return (null, StatusCodes.Status415UnsupportedMediaType, "content type must be application/json");
         if (http.ContentLength > MaxBodyBytes)
-            return (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
+            return TooLarge;
 
-        var body = await ReadBoundedAsync(http.Body, ct);
-        if (body is null)
-            return (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
-        if (body.Length == 0)
+        // Decoded straight from the request's pipe buffers: no copy of the body, whatever its size.
+        var body = http.BodyReader;
+        ReadResult read;
+        try
+        {
+            while (true)
+            {
+                read = await body.ReadAsync(ct);
+                if (read.Buffer.Length > MaxBodyBytes)
+                {
+                    body.AdvanceTo(read.Buffer.End);
+                    return TooLarge; // a chunked body has no Content-Length to check up front
+                }
+                if (read.IsCompleted)
+                    break;
+                body.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+            }
+        }
+        catch (BadHttpRequestException e)
+        {
+            return (null, e.StatusCode, "the request body could not be read");
+        }
+
+        try
+        {
+            return Decode(read.Buffer);
+        }
+        finally
+        {
+            body.AdvanceTo(read.Buffer.End);
+        }
+    }
+
+    private static readonly (AdmissionReview?, int, string) TooLarge = (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
+
+    private static (AdmissionReview? Review, int Status, string Reason) Decode(ReadOnlySequence<byte> body)
+    {
+        if (body.IsEmpty)
             return (null, StatusCodes.Status400BadRequest, "empty body");
 
         AdmissionReview? review;
         try
         {
-            review = JsonSerializer.Deserialize(body, AdmissionJsonContext.Default.AdmissionReview);
+            var json = new Utf8JsonReader(body);
+            review = JsonSerializer.Deserialize(ref json, AdmissionJsonContext.Default.AdmissionReview);
+            if (json.Read())
+                return (null, StatusCodes.Status400BadRequest, "body is not an AdmissionReview: data after the JSON value");
         }
         catch (JsonException e)
         {
@@ -104,21 +142,6 @@ public static class AdmissionEndpoint
             _ => null,
         };
         return reason is null ? (review, StatusCodes.Status200OK, "") : (null, StatusCodes.Status400BadRequest, reason);
-    }
-
-    /// <summary>The body, or null once it passes <see cref="MaxBodyBytes"/> (a chunked body has no Content-Length to check up front).</summary>
-    private static async Task<byte[]?> ReadBoundedAsync(Stream body, CancellationToken ct)
-    {
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
-        while (true)
-        {
-            var read = await body.ReadAsync(buffer.GetMemory(16 * 1024), ct);
-            if (read == 0)
-                return buffer.WrittenSpan.ToArray();
-            buffer.Advance(read);
-            if (buffer.WrittenCount > MaxBodyBytes)
-                return null;
-        }
     }
 
     private static string OneLine(string text)

@@ -77,7 +77,8 @@ public static class QuayAdmissionSetup
         kestrel.AddServerHeader = false;
         kestrel.Limits.MaxConcurrentConnections = server.MaxConcurrentConnections;
         kestrel.Limits.RequestHeadersTimeout = server.RequestHeadersTimeout;
-        kestrel.Limits.MaxRequestBodySize = AdmissionEndpoint.MaxBodyBytes + 1;
+        // A backstop only: /mutate answers 413 itself at MaxBodyBytes, with a readable reason.
+        kestrel.Limits.MaxRequestBodySize = 2L * AdmissionEndpoint.MaxBodyBytes;
         kestrel.Listen(address, server.HttpsPort, listen =>
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;

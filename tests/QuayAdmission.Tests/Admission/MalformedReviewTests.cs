@@ -61,6 +61,29 @@ public sealed class MalformedReviewTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Over_real_kestrel_and_tls_too_large_bodies_get_413_and_the_server_keeps_serving()
+    {
+        await using var kestrel = await WebhookHost.StartAsync(kestrel: true);
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
+        using var client = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{kestrel.HttpsPort}") };
+        var big = Encoding.UTF8.GetBytes(Reviews.Create(Pods.Json(annotations: new Dictionary<string, string> { ["padding"] = new string('a', 8 * 1024 * 1024) })));
+
+        foreach (HttpContent content in new HttpContent[] { new ByteArrayContent(big), new ChunkedContent(big) })
+        {
+            using (content)
+            {
+                content.Headers.ContentType = new("application/json");
+                using var response = await client.PostAsync(new Uri("/mutate", UriKind.Relative), content);
+                Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+            }
+        }
+
+        using var valid = new StringContent(Reviews.Create(Pods.Json(robotAccount: null)), Encoding.UTF8, "application/json");
+        using var answer = await client.PostAsync(new Uri("/mutate", UriKind.Relative), valid);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+    }
+
+    [Fact]
     public async Task Malformed_pod_is_denied_with_a_reason()
     {
         var review = Reviews.Create("""{"metadata":{"namespace":"team-a","annotations":{"quay-admission.io/robot-account":5}},"spec":{}}""");

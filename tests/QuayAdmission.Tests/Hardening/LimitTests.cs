@@ -70,7 +70,7 @@ public sealed class KestrelLimitTests
             var limits = Kestrel(defaults).Limits;
             Assert.Equal(1000, limits.MaxConcurrentConnections);
             Assert.Equal(TimeSpan.FromSeconds(10), limits.RequestHeadersTimeout);
-            Assert.Equal(QuayAdmission.Admission.AdmissionEndpoint.MaxBodyBytes + 1, limits.MaxRequestBodySize);
+            Assert.True(limits.MaxRequestBodySize > QuayAdmission.Admission.AdmissionEndpoint.MaxBodyBytes); // a backstop behind the endpoint's own 413
         }
 
         await using var host = await WebhookHost.StartAsync(new Dictionary<string, string?>
