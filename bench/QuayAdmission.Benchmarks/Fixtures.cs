@@ -1,0 +1,39 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using QuayAdmission.Admission;
+using QuayAdmission.LoadBench;
+using QuayAdmission.Tests.Support;
+
+namespace QuayAdmission.Benchmarks;
+
+/// <summary>Inputs shared by the benchmarks: the load runs' Pod and review, decoded once.</summary>
+internal static class Fixtures
+{
+    public const string Host = "quay.example.com";
+    public static readonly IReadOnlyList<string> Hosts = [Host, "registry.example.org:5000"];
+
+    public static readonly byte[] ReviewBytes = Encoding.UTF8.GetBytes(
+        Reviews.Create(BenchPods.Pod("team-a", "web", "acme+puller"), uid: "6f1e7a52-3c4b-4d8e-9f0a-1b2c3d4e5f60"));
+
+    public static AdmissionRequest Request() =>
+        JsonSerializer.Deserialize(ReviewBytes, BenchJsonContext.Default.AdmissionReview)!.Request!;
+
+    public static JsonElement Pod(params string[] pullSecrets)
+    {
+        var pod = System.Text.Json.Nodes.JsonNode.Parse(BenchPods.Pod("team-a", "web", "acme+puller"))!;
+        if (pullSecrets.Length > 0)
+            pod["spec"]!["imagePullSecrets"] = new System.Text.Json.Nodes.JsonArray([.. pullSecrets.Select(n => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["name"] = n })]);
+        return JsonSerializer.SerializeToElement(pod);
+    }
+}
+
+/// <summary>
+/// A copy of src's internal AdmissionJsonContext declaration (same options, same root type), so
+/// decode and encode are measured with the same generated code path the endpoint uses.
+/// </summary>
+[JsonSourceGenerationOptions(
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    AllowDuplicateProperties = false)]
+[JsonSerializable(typeof(AdmissionReview))]
+internal sealed partial class BenchJsonContext : JsonSerializerContext;

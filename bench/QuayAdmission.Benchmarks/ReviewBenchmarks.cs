@@ -1,0 +1,94 @@
+using System.Buffers;
+using System.Text.Json;
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using QuayAdmission.Admission;
+using QuayAdmission.Kubernetes;
+using QuayAdmission.PullSecrets;
+using QuayAdmission.Quay;
+
+namespace QuayAdmission.Benchmarks;
+
+/// <summary>
+/// The review on the wire: decoding the load runs' 3.5 KB review, encoding the warm answer, and the
+/// warm decision between them (token cached, so no I/O; logging to a null logger).
+/// </summary>
+[MemoryDiagnoser]
+public class ReviewBenchmarks
+{
+    private readonly ArrayBufferWriter<byte> output = new(4096);
+    private readonly AdmissionReview answer;
+    private readonly MemoryCache cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private readonly QuayHttpClients clients;
+    private readonly TokenMinter minter;
+    private readonly PullSecretInjector injector;
+    private readonly Utf8JsonWriter writer;
+    private readonly AdmissionRequest request = Fixtures.Request();
+
+    public ReviewBenchmarks()
+    {
+        writer = new Utf8JsonWriter(output);
+        var quay = Options.Create(new QuayOptions { Registries = [new RegistryOptions { Host = Fixtures.Host }] });
+        var tokens = Options.Create(new TokenOptions());
+        // Never called: the key is cached, as on the warm path.
+        var kubernetes = new k8s.Kubernetes(new k8s.KubernetesClientConfiguration { Host = "http://127.0.0.1:9" });
+        clients = new QuayHttpClients(quay);
+        minter = new TokenMinter(new ServiceAccountTokens(kubernetes), new QuayFederationClient(clients), quay);
+        var lifetime = new Microsoft.Extensions.Hosting.Internal.ApplicationLifetime(NullLogger<Microsoft.Extensions.Hosting.Internal.ApplicationLifetime>.Instance);
+        var provisioner = new PullSecretProvisioner(cache, new PullSecretStore(kubernetes), minter, TimeProvider.System, tokens, lifetime, NullLogger<PullSecretProvisioner>.Instance);
+        injector = new PullSecretInjector(provisioner, quay, tokens, TimeProvider.System, NullLogger<PullSecretInjector>.Instance);
+        cache.Set(new PullSecretKey("team-a", "web", Fixtures.Host, "acme+puller"), DateTimeOffset.UtcNow.AddHours(1), new MemoryCacheEntryOptions { Size = 1 });
+
+        var outcome = injector.DecideAsync(request, CancellationToken.None).GetAwaiter().GetResult();
+        if (outcome is not AdmissionOutcome.Patched { Operations.Count: 1, Warnings.Count: 0 })
+            throw new InvalidOperationException($"the warm decision is not a clean patch: {outcome}");
+        answer = Answer(outcome);
+    }
+
+    [Benchmark]
+    public AdmissionReview? Decode() => JsonSerializer.Deserialize(Fixtures.ReviewBytes, BenchJsonContext.Default.AdmissionReview);
+
+    [Benchmark]
+    public int Encode()
+    {
+        output.ResetWrittenCount();
+        writer.Reset();
+        JsonSerializer.Serialize(writer, answer, BenchJsonContext.Default.AdmissionReview);
+        return output.WrittenCount;
+    }
+
+    /// <summary>PodFacts, the annotation, the keys, the cache hit, the patch: everything but transport and JSON.</summary>
+    [Benchmark]
+    public Task<AdmissionOutcome> DecideWarm() => injector.DecideAsync(request, CancellationToken.None);
+
+    /// <summary>Decode, decide and encode: the endpoint's CPU work per warm admission without HTTP and TLS.</summary>
+    [Benchmark]
+    public async Task<int> DecodeDecideEncode()
+    {
+        var review = JsonSerializer.Deserialize(Fixtures.ReviewBytes, BenchJsonContext.Default.AdmissionReview)!;
+        var outcome = await injector.DecideAsync(review.Request!, CancellationToken.None);
+        output.ResetWrittenCount();
+        writer.Reset();
+        JsonSerializer.Serialize(writer, Answer(outcome), BenchJsonContext.Default.AdmissionReview);
+        return output.WrittenCount;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        writer.Dispose();
+        cache.Dispose();
+        minter.Dispose();
+        clients.Dispose();
+    }
+
+    private static AdmissionReview Answer(AdmissionOutcome outcome) => new()
+    {
+        ApiVersion = AdmissionReview.V1,
+        Kind = AdmissionReview.ReviewKind,
+        Response = outcome.ToResponse("6f1e7a52-3c4b-4d8e-9f0a-1b2c3d4e5f60"),
+    };
+}
