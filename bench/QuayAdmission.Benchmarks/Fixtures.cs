@@ -37,3 +37,14 @@ internal static class Fixtures
     AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(AdmissionReview))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
+
+/// <summary>What the load runs' floor parses: the envelope, not the Pod.</summary>
+internal sealed record Envelope(
+    [property: JsonPropertyName("apiVersion")] string? ApiVersion,
+    [property: JsonPropertyName("kind")] string? Kind,
+    [property: JsonPropertyName("request")] EnvelopeRequest? Request);
+
+internal sealed record EnvelopeRequest([property: JsonPropertyName("uid")] string? Uid);
+
+[JsonSerializable(typeof(Envelope))]
+internal sealed partial class EnvelopeJsonContext : JsonSerializerContext;

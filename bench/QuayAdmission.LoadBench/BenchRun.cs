@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using QuayAdmission.Demo;
@@ -11,7 +10,8 @@ namespace QuayAdmission.LoadBench;
 /// <summary>How long and how hard each scenario runs; the defaults keep `make bench` under five minutes on two cores.</summary>
 internal sealed record BenchSettings
 {
-    public TimeSpan SaturationWarmup { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan ServerWarmup { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan SaturationWarmup { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan SaturationMeasure { get; init; } = TimeSpan.FromSeconds(6);
     public int Rate { get; init; } = 500;
     public TimeSpan RateWarmup { get; init; } = TimeSpan.FromSeconds(1);
@@ -19,17 +19,20 @@ internal sealed record BenchSettings
     public IReadOnlyList<int> Connections { get; init; } = [16, 64];
     public int ColdAdmissions { get; init; } = 500;
     public int ColdKeys { get; init; } = 50;
+    public int ColdConnections { get; init; } = 64;
     public int ManyKeys { get; init; } = 10_000;
     public int ManyKeysConnections { get; init; } = 64;
     public int AllocationWarmup { get; init; } = 3_000;
     public int AllocationRequests { get; init; } = 20_000;
     public int AllocationConnections { get; init; } = 16;
     public int StartupRuns { get; init; } = 3;
+    public int StartupBurst { get; init; } = 64;
 
     /// <summary>A run of a few tens of seconds to check the bench itself; its numbers mean little.</summary>
     public static BenchSettings Quick { get; } = new()
     {
-        SaturationWarmup = TimeSpan.FromSeconds(1),
+        ServerWarmup = TimeSpan.FromSeconds(2),
+        SaturationWarmup = TimeSpan.FromSeconds(0.5),
         SaturationMeasure = TimeSpan.FromSeconds(2),
         RateWarmup = TimeSpan.FromSeconds(0.5),
         RateMeasure = TimeSpan.FromSeconds(2),
@@ -73,19 +76,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         Trust(quay, kube, ColdNamespace, ColdServiceAccounts());
         Trust(quay, kube, ManyNamespace, ManyServiceAccounts());
 
-        var webhookEnvironment = new Dictionary<string, string>
-        {
-            ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
-            ["QuayAdmission__Registries__0__Host"] = quay.Host,
-            ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
-            ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
-            ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
-            ["QuayAdmission__Server__BindAddress"] = "127.0.0.1",
-            ["QuayAdmission__Server__HttpsPort"] = "{https}",
-            ["QuayAdmission__Server__HealthPort"] = "{health}",
-        };
-        foreach (var (name, value) in extraEnvironment)
-            webhookEnvironment[name] = value;
+        var webhookEnvironment = WebhookEnvironment(kube, quay, certificates, work);
         results.ExtraEnvironment = extraEnvironment;
         var webhookDirectory = Path.GetDirectoryName(webhookDll)!;
 
@@ -112,16 +103,19 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
                 ["FLOOR_HEALTH_PORT"] = "{health}",
             }, Path.Combine(outputDirectory, "floor.log"), pidFile, ct);
 
-            var webhookTarget = new Target("webhook", new IPEndPoint(IPAddress.Loopback, webhook.HttpsPort), validate);
-            var floorTarget = new Target("floor", new IPEndPoint(IPAddress.Loopback, floor.HttpsPort), validate);
+            var webhookTarget = new Target("webhook", webhook, validate);
+            var floorTarget = new Target("floor", floor, validate);
             var warmPod = BenchPods.Pod(WarmNamespace, "default", Robot);
+            await StartupBurstAsync(results, quay, webhookTarget, warmPod, ct);
             var warmRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, webhook.HttpsPort)).ToList();
             var floorRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, floor.HttpsPort)).ToList();
             results.ReviewBytes = warmRequests[0].BodyLength;
 
             await WarmPathAsync(results, kube, quay, webhookTarget, floorTarget, warmRequests, floorRequests, ct);
+            results.PeakRssAfterWarm = webhook.Memory().Peak;
             await ColdPathAsync(results, kube, quay, webhookTarget, ct);
             results.PeakRssAfterRuns = webhook.Memory().Peak;
+            results.FloorPeakRss = floor.Memory().Peak;
             await ManyKeysAsync(results, kube, quay, webhook, webhookTarget, ct);
 
             // The allocation counts run alone: the measured process should be the only busy server.
@@ -137,14 +131,78 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         return results;
     }
 
+    /// <summary>
+    /// For profiling (`soak` mode): the webhook alone at saturation for <paramref name="duration"/> on
+    /// the warm key, its pid printed first so dotnet-trace or dotnet-counters can attach.
+    /// </summary>
+    public async Task SoakAsync(TimeSpan duration, int connections, CancellationToken ct)
+    {
+        Directory.CreateDirectory(outputDirectory);
+        var work = Directory.CreateDirectory(Path.Combine(outputDirectory, "work")).FullName;
+        await using var kube = await FakeKubernetesApi.StartAsync(TimeProvider.System, ct);
+        await using var quay = await FakeQuay.StartAsync(TimeProvider.System, ct: ct);
+        var certificates = DevCertificates.Write(work);
+        Trust(quay, kube, WarmNamespace, ["default"]);
+        await using var webhook = await StartWebhookAsync(WebhookEnvironment(kube, quay, certificates, work), Path.GetDirectoryName(webhookDll)!, "webhook-soak", ct);
+        var target = new Target("webhook", webhook, TrustOnly(certificates.Ca));
+        var pod = BenchPods.Pod(WarmNamespace, "default", Robot);
+        var requests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(pod, webhook.HttpsPort)).ToList();
+        Progress($"webhook pid {webhook.Id}: warming up, then {connections} connections at saturation for {duration.TotalSeconds:0} s");
+        var run = await LoadGenerator.SaturateAsync(target, requests, connections, settings.ServerWarmup, duration, ct);
+        Progress($"{run.RequestsPerSecond:N0} req/s, {run.CpuMicrosecondsPerRequest:N0} µs server CPU per request, p99 {run.Latency.P99:0.00} ms, {run.Errors} errors {run.FirstError}");
+    }
+
+    private Dictionary<string, string> WebhookEnvironment(FakeKubernetesApi kube, FakeQuay quay, DevCertificates certificates, string work)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
+            ["QuayAdmission__Registries__0__Host"] = quay.Host,
+            ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+            ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
+            ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
+            ["QuayAdmission__Server__BindAddress"] = "127.0.0.1",
+            ["QuayAdmission__Server__HttpsPort"] = "{https}",
+            ["QuayAdmission__Server__HealthPort"] = "{health}",
+        };
+        foreach (var (name, value) in extraEnvironment)
+            environment[name] = value;
+        return environment;
+    }
+
+    /// <summary>
+    /// The first admissions a fresh process gets, all at once, as after a rollout under load: a
+    /// process that is ready must answer them. The warm key is minted here (once: single flight).
+    /// Slow or unanswered requests are reported, not failed: this measures the webhook, not the bench.
+    /// </summary>
+    private async Task StartupBurstAsync(BenchResults results, FakeQuay quay, Target webhook, string warmPod, CancellationToken ct)
+    {
+        Progress($"startup burst: {settings.StartupBurst} admissions at once on the freshly ready process");
+        var requests = Enumerable.Range(0, settings.StartupBurst).Select(_ => BenchRequest.Review(warmPod, webhook.Endpoint.Port, allowDegraded: true)).ToList();
+        results.StartupBurst = await LoadGenerator.DrainAsync(webhook, requests, settings.StartupBurst, StartupBurstExpected, ct);
+        if (results.StartupBurst.Errors > 0)
+            Progress($"startup burst: {results.StartupBurst.Errors} of {settings.StartupBurst} admissions failed or went unanswered: {results.StartupBurst.FirstError}");
+        results.StartupBurstExchanges = quay.ExchangeCount;
+    }
+
+    // The planned time for the startup burst; past it and the load generator's grace, requests count as unanswered.
+    private static readonly TimeSpan StartupBurstExpected = TimeSpan.FromSeconds(5);
+
     private async Task WarmPathAsync(
         BenchResults results, FakeKubernetesApi kube, FakeQuay quay, Target webhook, Target floor,
         IReadOnlyList<BenchRequest> warmRequests, IReadOnlyList<BenchRequest> floorRequests, CancellationToken ct)
     {
-        // The one exchange of the warm key, made before any clock starts.
+        // The warm key was minted by the startup burst; one more admission proves its token is ready.
         var prime = await LoadGenerator.DrainAsync(webhook, warmRequests.Take(1).ToList(), 1, TimeSpan.FromSeconds(10), ct);
         Expect(prime.Errors == 0, $"priming the warm key failed: {prime.FirstError}");
-        Expect(quay.ExchangeCount == 1, $"priming the warm key made {quay.ExchangeCount} exchanges, expected 1");
+        Expect(quay.ExchangeCount == 1, $"the startup burst and priming made {quay.ExchangeCount} exchanges for the warm key, expected 1");
+        // Both servers at saturation once, uncounted, so tiered compilation has settled before any clock runs.
+        foreach (var (target, requests) in new[] { (floor, floorRequests), (webhook, warmRequests) })
+        {
+            Progress($"warm-up: {target.Name}, {settings.ServerWarmup.TotalSeconds:0} s at saturation");
+            var warmup = await LoadGenerator.SaturateAsync(target, requests, settings.Connections[0], TimeSpan.Zero, settings.ServerWarmup, ct);
+            Expect(warmup.Errors == 0, $"{target.Name} warm-up: {warmup.Errors} errors, first: {warmup.FirstError}");
+        }
         kube.ResetCounts();
         quay.ResetCounts();
 
@@ -179,8 +237,8 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
             .ToList();
         kube.ResetCounts();
         quay.ResetCounts();
-        Progress($"cold: {settings.ColdAdmissions} admissions at once over {settings.ColdKeys} keys");
-        var burst = await LoadGenerator.DrainAsync(webhook, requests, settings.ColdAdmissions, TimeSpan.FromSeconds(60), ct);
+        Progress($"cold: {settings.ColdAdmissions} admissions at once over {settings.ColdKeys} keys, {settings.ColdConnections} connections");
+        var burst = await LoadGenerator.DrainAsync(webhook, requests, settings.ColdConnections, TimeSpan.FromSeconds(60), ct);
         results.Cold = new ColdResult(burst, accounts.Count, quay.ExchangeCount, kube.Count("tokenrequest"), kube.Count("secrets.create"), kube.Count("secrets.get"));
         Expect(burst.Errors == 0, $"cold burst: {burst.Errors} errors, first: {burst.FirstError}");
         Expect(results.Cold.Exchanges == settings.ColdKeys, $"cold burst made {results.Cold.Exchanges} exchanges, expected {settings.ColdKeys} (one per key)");
@@ -208,7 +266,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         Progress($"allocations: {settings.AllocationRequests} warm requests, webhook hosted in-process, then the floor");
         await using var host = await ChildProcess.StartAsync(BenchDll, ["host"], webhookDirectory, webhookEnvironment,
             Path.Combine(outputDirectory, "webhook-host.log"), pidFile, ct);
-        var hostTarget = new Target("webhook (in-process host)", new IPEndPoint(IPAddress.Loopback, host.HttpsPort), validate);
+        var hostTarget = new Target("webhook (in-process host)", host, validate);
         var hostRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, host.HttpsPort)).ToList();
         results.WebhookAllocation = await AllocationPerRequestAsync(host, hostTarget, hostRequests, ct);
         results.FloorAllocation = await AllocationPerRequestAsync(floor, floorTarget, floorRequests, ct);
@@ -297,12 +355,16 @@ internal sealed class BenchResults
     public required BenchSettings Settings { get; init; }
     public IReadOnlyDictionary<string, string> ExtraEnvironment { get; set; } = new Dictionary<string, string>();
     public List<TimeSpan> Startups { get; set; } = [];
+    public QueueResult? StartupBurst { get; set; }
+    public int StartupBurstExchanges { get; set; }
     public int ReviewBytes { get; set; }
     public List<WarmResult> Warm { get; } = [];
     public int WarmApiCalls { get; set; }
     public int WarmExchanges { get; set; }
     public ColdResult? Cold { get; set; }
+    public long PeakRssAfterWarm { get; set; }
     public long PeakRssAfterRuns { get; set; }
+    public long FloorPeakRss { get; set; }
     public ManyKeysResult? ManyKeys { get; set; }
     public AllocationResult? WebhookAllocation { get; set; }
     public AllocationResult? FloorAllocation { get; set; }

@@ -14,6 +14,8 @@ internal static class Entry
         usage: QuayAdmission.LoadBench run --webhook <QuayAdmission.dll> --out <dir> --doc <benchmarks.md>
                  [--micro <report.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
                  [--webhook-env NAME=VALUE]...   (extra environment for the webhook, e.g. to try a GC setting)
+               QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
+                 (the webhook alone at saturation, its pid printed first, for dotnet-trace or dotnet-counters)
                QuayAdmission.LoadBench floor   (FLOOR_CERT, FLOOR_KEY, FLOOR_HTTPS_PORT, FLOOR_HEALTH_PORT)
                QuayAdmission.LoadBench host    (configured as the webhook)
         """;
@@ -30,6 +32,8 @@ internal static class Entry
                 return 0;
             case "run":
                 return await RunAsync(Options(args.Skip(1).ToList(), out var extraEnvironment), extraEnvironment);
+            case "soak":
+                return await SoakAsync(Options(args.Skip(1).ToList(), out var soakEnvironment), soakEnvironment);
             default:
                 await Console.Error.WriteLineAsync(Usage);
                 return 2;
@@ -90,6 +94,37 @@ internal static class Entry
         await File.WriteAllTextAsync(doc, markdown);
         BenchRun.Progress($"wrote {doc}");
         return 0;
+
+        void Cancel(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    private static async Task<int> SoakAsync(Dictionary<string, string> options, Dictionary<string, string> extraEnvironment)
+    {
+        if (!options.TryGetValue("webhook", out var webhook) || !options.TryGetValue("out", out var output))
+        {
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+        // Bounded: at most ten minutes of load.
+        var seconds = Math.Clamp(int.Parse(options.GetValueOrDefault("seconds", "30"), System.Globalization.CultureInfo.InvariantCulture), 1, 600);
+        var connections = Math.Clamp(int.Parse(options.GetValueOrDefault("connections", "16"), System.Globalization.CultureInfo.InvariantCulture), 1, 1000);
+        using var stop = new CancellationTokenSource();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        var run = new BenchRun(new BenchSettings(), Path.GetFullPath(webhook), Path.GetFullPath(output), extraEnvironment);
+        try
+        {
+            await run.SoakAsync(TimeSpan.FromSeconds(seconds), connections, stop.Token);
+            return 0;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return 130;
+        }
 
         void Cancel(PosixSignalContext signal)
         {

@@ -5,8 +5,11 @@ using System.Threading.Channels;
 
 namespace QuayAdmission.LoadBench;
 
-/// <summary>Where load goes: a loopback HTTPS endpoint and how its certificate is checked.</summary>
-internal sealed record Target(string Name, IPEndPoint Endpoint, RemoteCertificateValidationCallback Validate);
+/// <summary>Where load goes: the server process, its loopback HTTPS endpoint and how its certificate is checked.</summary>
+internal sealed record Target(string Name, ChildProcess Server, RemoteCertificateValidationCallback Validate)
+{
+    public IPEndPoint Endpoint { get; } = new(IPAddress.Loopback, Server.HttpsPort);
+}
 
 /// <summary>
 /// The three shapes of load: closed-loop saturation for a fixed time, an open-loop fixed rate, and
@@ -29,6 +32,14 @@ internal static class LoadGenerator
             var errors = new ErrorLog();
             var measureStart = Stopwatch.GetTimestamp() + Ticks(warmup);
             var measureEnd = measureStart + Ticks(measure);
+            // The server's CPU time over exactly the counted window, read by a side task at its edges.
+            var cpu = Task.Run(async () =>
+            {
+                await Task.Delay(Until(measureStart), deadline.Token);
+                var before = target.Server.CpuTime();
+                await Task.Delay(Until(measureEnd), deadline.Token);
+                return target.Server.CpuTime() - before;
+            });
             var workers = pool.Select((connection, i) => Task.Run(async () =>
             {
                 var latencies = new LatencyRecorder();
@@ -45,7 +56,8 @@ internal static class LoadGenerator
                 return latencies;
             })).ToList();
             var all = LatencyRecorder.Merge(await Task.WhenAll(workers));
-            return new SaturationResult(connections, all.Count / measure.TotalSeconds, all.Summarize(), errors.Count, errors.First);
+            var cpuPerRequest = (await cpu).TotalMicroseconds / all.Count;
+            return new SaturationResult(connections, all.Count / measure.TotalSeconds, all.Summarize(), cpuPerRequest, errors.Count, errors.First);
         }
         finally
         {
@@ -228,6 +240,12 @@ internal static class LoadGenerator
         return deadline;
     }
 
+    private static TimeSpan Until(long timestamp)
+    {
+        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
     private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 }
 
@@ -251,7 +269,8 @@ internal sealed class ErrorLog
     }
 }
 
-internal sealed record SaturationResult(int Connections, double RequestsPerSecond, LatencySummary Latency, int Errors, string? FirstError);
+/// <param name="CpuMicrosecondsPerRequest">The server process's CPU time (user and system) over the counted window, per request answered in it.</param>
+internal sealed record SaturationResult(int Connections, double RequestsPerSecond, LatencySummary Latency, double CpuMicrosecondsPerRequest, int Errors, string? FirstError);
 
 internal sealed record RateResult(
     int Connections, int Rate, int Measured, LatencySummary FromScheduled, LatencySummary Service, LatencySummary PacerLag, int Errors, string? FirstError);

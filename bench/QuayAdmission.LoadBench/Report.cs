@@ -42,7 +42,7 @@ internal static class Report
         md.AppendLine(CultureInfo.InvariantCulture, $"| cores (`nproc`) | {Environment.ProcessorCount} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| CPU | {CpuModel()} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| memory | {MemoryTotal()} |");
-        md.AppendLine(CultureInfo.InvariantCulture, $"| OS | {OsName()} ({RuntimeInformation.OSDescription}) |");
+        md.AppendLine(CultureInfo.InvariantCulture, $"| OS | {OsName()}, Linux {KernelRelease()} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| .NET | {RuntimeInformation.FrameworkDescription}, SDK {context.SdkVersion}; server GC as the webhook's runtimeconfig sets it |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| load average (1 min) at start / end | {context.LoadAverageAtStart} / {context.LoadAverageAtEnd} |");
         if (r.ExtraEnvironment.Count > 0)
@@ -61,13 +61,13 @@ internal static class Report
             $"| warm p99 at most {P99TargetMs:0} ms at {s.Rate} req/s | {string.Join("; ", p99s.Select(x => $"{x.Connections} connections: {x.P99:0.00} ms"))} | {Verdict(p99s.All(x => x.P99 <= P99TargetMs))} |");
         var peak = Math.Max(r.PeakRssAfterRuns, r.ManyKeys?.PeakBytes ?? 0);
         md.AppendLine(CultureInfo.InvariantCulture,
-            $"| peak RSS at most {Mib(RssTargetBytes)} | {Mib(r.PeakRssAfterRuns)} after the warm and cold runs; {Mib(r.ManyKeys?.PeakBytes ?? 0)} with {s.ManyKeys:N0} keys cached | {Verdict(peak <= RssTargetBytes)} |");
+            $"| peak RSS at most {Mib(RssTargetBytes)} | {Mib(r.PeakRssAfterWarm)} after the warm runs; {Mib(r.PeakRssAfterRuns)} after the cold burst; {Mib(r.ManyKeys?.PeakBytes ?? 0)} with {s.ManyKeys:N0} keys cached | {Verdict(peak <= RssTargetBytes)} |");
         md.AppendLine();
 
         md.AppendLine(CultureInfo.InvariantCulture, $"## Warm path (token cached, {r.ReviewBytes:N0}-byte review of a ReplicaSet-made Pod, answer with a one-operation patch)");
         md.AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"| server | connections | saturation req/s | p50 / p99 at saturation | at {s.Rate} req/s: p50 / p99 / p99.9 / max from schedule | service time p99 |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|");
+        md.AppendLine(CultureInfo.InvariantCulture, $"| server | connections | saturation req/s | server CPU per request | p50 / p99 at saturation | at {s.Rate} req/s: p50 / p99 / p99.9 / max from schedule | service time p99 |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var connections in s.Connections)
         {
             foreach (var server in new[] { "webhook", "floor" })
@@ -75,9 +75,9 @@ internal static class Report
                 if (Warm(r, server, connections) is not { } w)
                     continue;
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {server} | {connections} | {w.Saturation.RequestsPerSecond:N0} | {Ms(w.Saturation.Latency.P50)} / {Ms(w.Saturation.Latency.P99)} | {Ms(w.Rate.FromScheduled.P50)} / {Ms(w.Rate.FromScheduled.P99)} / {Ms(w.Rate.FromScheduled.P999)} / {Ms(w.Rate.FromScheduled.Max)} | {Ms(w.Rate.Service.P99)} |");
+                    $"| {server} | {connections} | {w.Saturation.RequestsPerSecond:N0} | {w.Saturation.CpuMicrosecondsPerRequest:N0} µs | {Ms(w.Saturation.Latency.P50)} / {Ms(w.Saturation.Latency.P99)} | {Ms(w.Rate.FromScheduled.P50)} / {Ms(w.Rate.FromScheduled.P99)} / {Ms(w.Rate.FromScheduled.P999)} / {Ms(w.Rate.FromScheduled.Max)} | {Ms(w.Rate.Service.P99)} |");
             }
-            md.AppendLine(CultureInfo.InvariantCulture, $"| **webhook / floor** | {connections} | **{Ratio(r, connections):P0}** | | | |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| **webhook / floor** | {connections} | **{Ratio(r, connections):P0}** | {CpuRatio(r, connections):0.00}× | | | |");
         }
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture,
@@ -105,7 +105,7 @@ internal static class Report
             md.AppendLine(CultureInfo.InvariantCulture, $"| allocated per warm request, webhook | {wa.PerRequest:N0} B ({wa.Requests:N0} requests; idle: {wa.IdleBytesPerSecond:N0} B/s) |");
             md.AppendLine(CultureInfo.InvariantCulture, $"| allocated per request, floor | {fa.PerRequest:N0} B ({fa.Requests:N0} requests; idle: {fa.IdleBytesPerSecond:N0} B/s) |");
         }
-        md.AppendLine(CultureInfo.InvariantCulture, $"| peak RSS (VmHWM) after the warm and cold runs | {Mib(r.PeakRssAfterRuns)} |");
+        md.AppendLine(CultureInfo.InvariantCulture, $"| peak RSS (VmHWM) after the warm runs / after the cold burst | {Mib(r.PeakRssAfterWarm)} / {Mib(r.PeakRssAfterRuns)} (floor after its warm runs: {Mib(r.FloorPeakRss)}) |");
         if (r.ManyKeys is { } many)
         {
             md.AppendLine(CultureInfo.InvariantCulture,
@@ -116,6 +116,11 @@ internal static class Report
             var sorted = r.Startups.Select(t => t.TotalMilliseconds).Order().ToList();
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| process start to `/readyz` 200 | median {Ms(sorted[sorted.Count / 2])} of {sorted.Count} starts (min {Ms(sorted[0])}, max {Ms(sorted[^1])}) |");
+        }
+        if (r.StartupBurst is { } first)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| first {first.Requests} admissions at once on the just-ready process (one new key) | {(first.Errors == 0 ? $"all answered, the last after {Ms(first.FromStart.Max)} (p50 {Ms(first.FromStart.P50)})" : $"**{first.Errors} failed or unanswered within 25 s** ({first.Completed} answered)")}; {r.StartupBurstExchanges} exchange(s) by then |");
         }
         md.AppendLine();
 
@@ -143,12 +148,13 @@ internal static class Report
             var ratio = Ratio(r, connections);
             yield return string.Create(CultureInfo.InvariantCulture,
                 $"With {connections} connections the webhook serves {w.Saturation.RequestsPerSecond:N0} warm admissions/s, {ratio:P0} of the {f.Saturation.RequestsPerSecond:N0}/s of a bare Kestrel endpoint that only parses the review: the target of {ThroughputTarget:P0} is {(ratio >= ThroughputTarget ? "met" : "missed")}. " +
+                $"Per request it costs the server {w.Saturation.CpuMicrosecondsPerRequest:N0} µs of CPU against the floor's {f.Saturation.CpuMicrosecondsPerRequest:N0} µs ({CpuRatio(r, connections):0.00}×), a comparison the rest of the machine disturbs less than throughput. " +
                 $"At {s.Rate} req/s its p99 is {Ms(w.Rate.FromScheduled.P99)} (floor {Ms(f.Rate.FromScheduled.P99)}), {(w.Rate.FromScheduled.P99 <= P99TargetMs ? "within" : "over")} the {P99TargetMs:0} ms target.");
         }
         if (r.WebhookAllocation is { } wa && r.FloorAllocation is { } fa)
         {
             yield return string.Create(CultureInfo.InvariantCulture,
-                $"A warm admission allocates {wa.PerRequest:N0} B against the floor's {fa.PerRequest:N0} B: about {wa.PerRequest - fa.PerRequest:N0} B per request are the webhook's own (reading the body into an array, the Pod as a JsonElement, the key and its Secret name, the patch as JsonNodes, the log line).");
+                $"A warm admission allocates {wa.PerRequest:N0} B against the floor's {fa.PerRequest:N0} B: about {wa.PerRequest - fa.PerRequest:N0} B per request are the webhook's own; the micro-benchmarks' Allocated column shows how much of that decode, decision and patch account for, the rest is the endpoint's body buffering and logging.");
         }
         if (r.Cold is { } cold)
         {
@@ -158,7 +164,13 @@ internal static class Report
         if (r.ManyKeys is { } many)
         {
             yield return string.Create(CultureInfo.InvariantCulture,
-                $"Memory: {Mib(r.PeakRssAfterRuns)} peak after the warm and cold runs, {Mib(many.PeakBytes)} after caching {many.Exchanges:N0} keys; the cache itself is small (a key is four short strings and an expiry), so most of the resident set is the runtime, Kestrel and the server GC's heaps.");
+                $"Memory: the webhook peaks at {Mib(r.PeakRssAfterWarm)} in the warm runs (the floor, same runtime and Kestrel, at {Mib(r.FloorPeakRss)}), {Mib(r.PeakRssAfterRuns)} after the cold burst and {Mib(many.PeakBytes)} after caching {many.Exchanges:N0} keys, so the keys themselves cost {Mib(Math.Max(0, many.PeakBytes - r.PeakRssAfterRuns))} of peak.");
+        }
+        if (r.StartupBurst is { } burst)
+        {
+            yield return burst.Errors == 0
+                ? string.Create(CultureInfo.InvariantCulture, $"A fresh process answered its first {burst.Requests} simultaneous admissions within {Ms(burst.FromStart.Max)} of their arrival.")
+                : string.Create(CultureInfo.InvariantCulture, $"A fresh process failed or left unanswered {burst.Errors} of its first {burst.Requests} simultaneous admissions (within 25 s) although `/readyz` said it was ready.");
         }
         yield return "The load generator runs on the same two cores as the server under test, so absolute rates are lower than the server alone would reach. The webhook/floor ratio is fair: both face the same generator, the same TLS and the same connection count.";
         if (double.TryParse(context.LoadAverageAtStart, CultureInfo.InvariantCulture, out var load) && load > 0.5)
@@ -170,11 +182,11 @@ internal static class Report
 
         - **Command**: `make bench`, which runs `bench/run.sh`: a Release build of `bench/bench.slnf`, the micro-benchmarks in short mode, then `bench/QuayAdmission.LoadBench` (`run` mode). Everything listens on 127.0.0.1 only, and the script's trap stops every process it started.
         - **Set-up**: the Kubernetes API and Quay stand-ins of `tests/QuayAdmission.Tests/Fakes` run inside the load generator; the real webhook (`dotnet src/QuayAdmission/bin/Release/net10.0/QuayAdmission.dll`, configured by environment as in a pod, default logging to a file as a container runtime would collect it) and the floor run as child processes. The floor (`floor` mode of the load generator, same runtime settings) has the webhook's Kestrel set-up and answers a canned review of the same size after parsing the request into a small record.
-        - **Load**: an in-repo HTTP/1.1 client over TLS 1.3 (ALPN `http/1.1`), one keep-alive connection per simulated apiserver connection, requests prebuilt and every answer checked (status 200, uid echoed, allowed, a JSON patch, no warnings); any failure fails the run. *Saturation*: each connection sends its next request as soon as the answer arrives, {s.SaturationWarmup.TotalSeconds:0.#} s of warm-up then {s.SaturationMeasure.TotalSeconds:0.#} s counted. *Fixed rate*: a pacer thread schedules {s.Rate} requests/s ({s.RateWarmup.TotalSeconds:0.#} s warm-up, {s.RateMeasure.TotalSeconds:0.#} s counted) and hands each to a free connection; latency is measured from the scheduled time, so a stall is charged to every request behind it (no coordinated omission); "service time" is from the actual write. Percentiles are exact ranks over all recorded latencies.
-        - **Cold path**: {s.ColdAdmissions} reviews for {s.ColdKeys} ServiceAccounts (each trusted at the Quay stand-in), interleaved, each on its own connection (opened beforehand) and sent at once; exchanges, TokenRequests and Secret writes are the stand-ins' counters.
+        - **Load**: an in-repo HTTP/1.1 client over TLS 1.3 (ALPN `http/1.1`), one keep-alive connection per simulated apiserver connection, requests prebuilt and every answer checked (status 200, uid echoed, allowed, a JSON patch, no warnings); any failure fails the run. Before any clock runs, each server gets {s.ServerWarmup.TotalSeconds:0.#} s at saturation, uncounted, so tiered compilation has settled. *Saturation*: each connection sends its next request as soon as the answer arrives, {s.SaturationWarmup.TotalSeconds:0.#} s of warm-up then {s.SaturationMeasure.TotalSeconds:0.#} s counted; "server CPU per request" is the server process's user+system time from `/proc/<pid>/stat` over the counted window divided by the requests answered in it. *Fixed rate*: a pacer thread schedules {s.Rate} requests/s ({s.RateWarmup.TotalSeconds:0.#} s warm-up, {s.RateMeasure.TotalSeconds:0.#} s counted) and hands each to a free connection; latency is measured from the scheduled time, so a stall is charged to every request behind it (no coordinated omission); "service time" is from the actual write. Percentiles are exact ranks over all recorded latencies.
+        - **Cold path**: {s.ColdAdmissions} reviews for {s.ColdKeys} ServiceAccounts (each trusted at the Quay stand-in), interleaved so every key is asked for again while its first exchange is in flight, all queued at once and sent over {s.ColdConnections} connections (opened beforehand); "from burst start" includes the wait for a free connection, "service time" does not. Exchanges, TokenRequests and Secret writes are the stand-ins' counters.
         - **Keys**: {s.ManyKeys:N0} reviews for {s.ManyKeys:N0} distinct ServiceAccounts over {s.ManyKeysConnections} connections, then VmRSS and VmHWM from `/proc/<pid>/status` of the webhook process.
         - **Allocation**: `GC.GetTotalAllocatedBytes(precise: true)` read before and after {s.AllocationRequests:N0} warm requests ({s.AllocationConnections} connections, opened and warmed with {s.AllocationWarmup:N0} requests first) through the real HTTPS stack. The webhook is hosted for this in the load generator's `host` mode, which is `src/QuayAdmission/Program.cs` line for line plus a `GET /bench/allocated` endpoint, because the separate process exposes no allocation counter; the floor exposes the same endpoint.
-        - **Startup**: {s.StartupRuns} starts of the webhook process; the time from just before `Process.Start` to the first 200 from `/readyz` (polled every 5 ms).
+        - **Startup**: {s.StartupRuns} starts of the webhook process; the time from just before `Process.Start` to the first 200 from `/readyz` (polled every 5 ms). On the last start, {s.StartupBurst} admissions for one new key are sent at once as soon as it is ready (connections opened first); they must all be answered, with a warning at worst, within 25 s.
         - **Micro-benchmarks**: `bench/QuayAdmission.Benchmarks`. `make bench` runs them in-process with BenchmarkDotNet's short job; for full runs: `dotnet run -c Release --project bench/QuayAdmission.Benchmarks -- --filter '*'`. Review decode and encode use a source-generated context declared in the benchmark project exactly like src's internal `AdmissionJsonContext`.
         - **Quick check of the bench itself** (numbers meaningless): `bench/run.sh --quick`.
 
@@ -186,6 +198,11 @@ internal static class Report
     private static double Ratio(BenchResults r, int connections) =>
         Warm(r, "webhook", connections) is { } w && Warm(r, "floor", connections) is { } f && f.Saturation.RequestsPerSecond > 0
             ? w.Saturation.RequestsPerSecond / f.Saturation.RequestsPerSecond
+            : double.NaN;
+
+    private static double CpuRatio(BenchResults r, int connections) =>
+        Warm(r, "webhook", connections) is { } w && Warm(r, "floor", connections) is { } f
+            ? w.Saturation.CpuMicrosecondsPerRequest / f.Saturation.CpuMicrosecondsPerRequest
             : double.NaN;
 
     private static string Verdict(bool met) => met ? "met" : "**missed**";
@@ -211,6 +228,9 @@ internal static class Report
         File.Exists("/etc/os-release")
             ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?["PRETTY_NAME=".Length..].Trim('"') ?? "Linux"
             : "Linux";
+
+    private static string KernelRelease() =>
+        File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "unknown";
 
     public static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
