@@ -59,7 +59,7 @@ timeout 240 dotnet build bench/bench.slnf -c Release --disable-build-servers -v 
   || { tail -n 40 "$out/build.log" >&2; echo "[bench] build failed" >&2; exit 1; }
 
 echo "[bench] micro-benchmarks (BenchmarkDotNet, short job, in-process)" >&2
-micro_args=(--filter '*' --job short --inProcess --join --iterationTime 100 --artifacts "$out/micro")
+micro_args=(--filter '*' --job short --warmupCount 6 --inProcess --join --iterationTime 100 --artifacts "$out/micro")
 [ -n "$quick" ] && micro_args=(--filter '*' --job dry --inProcess --join --artifacts "$out/micro")
 timeout 150 dotnet bench/QuayAdmission.Benchmarks/bin/Release/net10.0/QuayAdmission.Benchmarks.dll "${micro_args[@]}" >"$out/micro.log" 2>&1 \
   || { tail -n 40 "$out/micro.log" >&2; echo "[bench] micro-benchmarks failed" >&2; exit 1; }

@@ -38,6 +38,11 @@ internal static class Fixtures
 [JsonSerializable(typeof(AdmissionReview))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
 
+/// <summary>BenchJsonContext without the duplicate-property check, to price that check.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(AdmissionReview))]
+internal sealed partial class LenientJsonContext : JsonSerializerContext;
+
 /// <summary>What the load runs' floor parses: the envelope, not the Pod.</summary>
 internal sealed record Envelope(
     [property: JsonPropertyName("apiVersion")] string? ApiVersion,

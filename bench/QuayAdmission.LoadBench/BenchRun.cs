@@ -79,6 +79,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         var webhookEnvironment = WebhookEnvironment(kube, quay, certificates, work);
         results.ExtraEnvironment = extraEnvironment;
         var webhookDirectory = Path.GetDirectoryName(webhookDll)!;
+        results.WebhookGc = GcMode(webhookDll, extraEnvironment);
 
         // Startup: all but the last instance stop at once; the last one serves every scenario.
         Progress($"startup: {settings.StartupRuns} starts of the webhook process");
@@ -325,6 +326,22 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         return chain.Build(leaf);
     };
 
+    /// <summary>The GC the webhook runs with: its runtimeconfig.json, unless the extra environment overrides it.</summary>
+    private static string GcMode(string dll, IReadOnlyDictionary<string, string> environment)
+    {
+        if (environment.TryGetValue("DOTNET_gcServer", out var overridden))
+            return overridden == "1" ? "server GC (DOTNET_gcServer=1)" : "workstation GC (DOTNET_gcServer=0)";
+        var config = Path.ChangeExtension(dll, ".runtimeconfig.json");
+        if (!File.Exists(config))
+            return "GC mode unknown";
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(config));
+        var server = json.RootElement.TryGetProperty("runtimeOptions", out var options)
+            && options.TryGetProperty("configProperties", out var properties)
+            && properties.TryGetProperty("System.GC.Server", out var value)
+            && value.ValueKind == System.Text.Json.JsonValueKind.True;
+        return server ? "server GC (its runtimeconfig.json)" : "workstation GC (its runtimeconfig.json)";
+    }
+
     private static string BenchDll => typeof(BenchRun).Assembly.Location;
 
     private void Expect(bool condition, string failure)
@@ -354,6 +371,7 @@ internal sealed class BenchResults
 {
     public required BenchSettings Settings { get; init; }
     public IReadOnlyDictionary<string, string> ExtraEnvironment { get; set; } = new Dictionary<string, string>();
+    public string WebhookGc { get; set; } = "";
     public List<TimeSpan> Startups { get; set; } = [];
     public QueueResult? StartupBurst { get; set; }
     public int StartupBurstExchanges { get; set; }

@@ -43,7 +43,7 @@ internal static class Report
         md.AppendLine(CultureInfo.InvariantCulture, $"| CPU | {CpuModel()} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| memory | {MemoryTotal()} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| OS | {OsName()}, Linux {KernelRelease()} |");
-        md.AppendLine(CultureInfo.InvariantCulture, $"| .NET | {RuntimeInformation.FrameworkDescription}, SDK {context.SdkVersion}; server GC as the webhook's runtimeconfig sets it |");
+        md.AppendLine(CultureInfo.InvariantCulture, $"| .NET | {RuntimeInformation.FrameworkDescription}, SDK {context.SdkVersion}; the webhook runs with {r.WebhookGc} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| load average (1 min) at start / end | {context.LoadAverageAtStart} / {context.LoadAverageAtEnd} |");
         if (r.ExtraEnvironment.Count > 0)
             md.AppendLine(CultureInfo.InvariantCulture, $"| extra webhook environment | {string.Join(", ", r.ExtraEnvironment.Select(e => $"`{e.Key}={e.Value}`"))} |");
