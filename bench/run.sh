@@ -61,7 +61,11 @@ timeout 240 dotnet build bench/bench.slnf -c Release --disable-build-servers -v 
 echo "[bench] micro-benchmarks (BenchmarkDotNet, short job, in-process)" >&2
 micro_args=(--filter '*' --job short --warmupCount 6 --inProcess --join --iterationTime 100 --artifacts "$out/micro")
 [ -n "$quick" ] && micro_args=(--filter '*' --job dry --inProcess --join --artifacts "$out/micro")
-timeout 150 dotnet bench/QuayAdmission.Benchmarks/bin/Release/net10.0/QuayAdmission.Benchmarks.dll "${micro_args[@]}" >"$out/micro.log" 2>&1 \
+# A fixed 8 MiB gen0: BenchmarkDotNet forces a collection between iterations, and with the GC's own
+# gen0 budget an iteration can then run entirely on freshly faulted-in memory, which doubled the
+# Decode benchmark's time from one run to the next.
+DOTNET_GCgen0size=0x800000 \
+  timeout 150 dotnet bench/QuayAdmission.Benchmarks/bin/Release/net10.0/QuayAdmission.Benchmarks.dll "${micro_args[@]}" >"$out/micro.log" 2>&1 \
   || { tail -n 40 "$out/micro.log" >&2; echo "[bench] micro-benchmarks failed" >&2; exit 1; }
 micro_report=$(ls "$out"/micro/results/*-report-github.md | head -n 1)
 
@@ -72,7 +76,7 @@ echo "[bench] load runs" >&2
 timeout --signal=TERM --kill-after=30 200 \
   dotnet bench/QuayAdmission.LoadBench/bin/Release/net10.0/QuayAdmission.LoadBench.dll run $quick \
     --webhook src/QuayAdmission/bin/Release/net10.0/QuayAdmission.dll \
-    --out "$out" --doc "$doc" --micro "$micro_report" \
+    --out "$out" --doc "$doc" --micro "$micro_report" --notes bench/notes.md \
     --command "make bench" --sdk "$(dotnet --version)" --commit "$commit" \
     --elapsed-before "$(( $(date +%s) - started ))" &
 bench_pid=$!

@@ -12,7 +12,7 @@ internal static class Entry
 {
     private const string Usage = """
         usage: QuayAdmission.LoadBench run --webhook <QuayAdmission.dll> --out <dir> --doc <benchmarks.md>
-                 [--micro <report.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
+                 [--micro <report.md>] [--notes <notes.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
                  [--webhook-env NAME=VALUE]...   (extra environment for the webhook, e.g. to try a GC setting)
                QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
                  (the webhook alone at saturation, its pid printed first, for dotnet-trace or dotnet-counters)
@@ -75,6 +75,7 @@ internal static class Entry
         }
 
         var micro = options.TryGetValue("micro", out var microFile) && File.Exists(microFile) ? await File.ReadAllTextAsync(microFile) : null;
+        var notes = options.TryGetValue("notes", out var notesFile) && File.Exists(notesFile) ? await File.ReadAllTextAsync(notesFile) : null;
         var context = new RunContext(
             options.GetValueOrDefault("command", "make bench"),
             options.GetValueOrDefault("sdk", "unknown"),
@@ -82,6 +83,7 @@ internal static class Entry
             loadAtStart,
             Report.LoadAverage(),
             micro,
+            notes,
             clock.Elapsed + TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("elapsed-before", "0"), System.Globalization.CultureInfo.InvariantCulture)));
         var markdown = Report.Write(results, context, run.Failures);
         await File.WriteAllTextAsync(Path.Combine(output, "benchmarks.md"), markdown);
