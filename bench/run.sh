@@ -67,7 +67,8 @@ micro_args=(--filter '*' --job short --warmupCount 6 --inProcess --join --iterat
 DOTNET_GCgen0size=0x800000 \
   timeout 150 dotnet bench/QuayAdmission.Benchmarks/bin/Release/net10.0/QuayAdmission.Benchmarks.dll "${micro_args[@]}" >"$out/micro.log" 2>&1 \
   || { tail -n 40 "$out/micro.log" >&2; echo "[bench] micro-benchmarks failed" >&2; exit 1; }
-micro_report=$(ls "$out"/micro/results/*-report-github.md | head -n 1)
+micro_report=$(ls "$out"/micro/results/*-report-github.md 2>/dev/null | head -n 1 || true)
+[ -n "$micro_report" ] || { tail -n 40 "$out/micro.log" >&2; echo "[bench] the micro-benchmarks wrote no report" >&2; exit 1; }
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain --untracked-files=no -- . ':!docs/benchmarks.md' 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
