@@ -20,9 +20,13 @@ public static class AdmissionEndpoint
 
     public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder app)
     {
-        var logger = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdmissionEndpoint).FullName!);
-        app.MapPost("/mutate", (HttpContext context, PullSecretInjector injector, IOptions<TokenOptions> tokens) =>
-            HandleAsync(context, injector, tokens.Value, logger));
+        // Resolved now, not by the first review: building the graph (the Kubernetes client reads its
+        // kubeconfig) inside a burst of first admissions stalls them all on the container's lock.
+        var services = app.ServiceProvider;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdmissionEndpoint).FullName!);
+        var injector = services.GetRequiredService<PullSecretInjector>();
+        var tokens = services.GetRequiredService<IOptions<TokenOptions>>().Value;
+        app.MapPost("/mutate", (HttpContext context) => HandleAsync(context, injector, tokens, logger));
         return app;
     }
 

@@ -1,0 +1,389 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using QuayAdmission.Demo;
+using QuayAdmission.Tests.Fakes;
+
+namespace QuayAdmission.LoadBench;
+
+/// <summary>How long and how hard each scenario runs; the defaults keep `make bench` under five minutes on two cores.</summary>
+internal sealed record BenchSettings
+{
+    public TimeSpan ServerWarmup { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan SaturationWarmup { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan SaturationMeasure { get; init; } = TimeSpan.FromSeconds(6);
+    public int Rate { get; init; } = 500;
+    public TimeSpan RateWarmup { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan RateMeasure { get; init; } = TimeSpan.FromSeconds(8);
+    public IReadOnlyList<int> Connections { get; init; } = [16, 64];
+    public int ColdAdmissions { get; init; } = 500;
+    public int ColdKeys { get; init; } = 50;
+    public int ColdConnections { get; init; } = 64;
+    public int ManyKeys { get; init; } = 10_000;
+    public int ManyKeysConnections { get; init; } = 64;
+    public int AllocationWarmup { get; init; } = 3_000;
+    public int AllocationRequests { get; init; } = 20_000;
+    public int AllocationConnections { get; init; } = 16;
+    public int StartupRuns { get; init; } = 3;
+    public int StartupBurst { get; init; } = 64;
+
+    /// <summary>A run of a few tens of seconds to check the bench itself; its numbers mean little.</summary>
+    public static BenchSettings Quick { get; } = new()
+    {
+        ServerWarmup = TimeSpan.FromSeconds(2),
+        SaturationWarmup = TimeSpan.FromSeconds(0.5),
+        SaturationMeasure = TimeSpan.FromSeconds(2),
+        RateWarmup = TimeSpan.FromSeconds(0.5),
+        RateMeasure = TimeSpan.FromSeconds(2),
+        ManyKeys = 1_000,
+        AllocationWarmup = 500,
+        AllocationRequests = 2_000,
+        StartupRuns = 2,
+    };
+}
+
+/// <summary>
+/// The whole `make bench` run: stand-ins for the Kubernetes API and Quay in this process, the real
+/// webhook and the floor as child processes, every scenario in turn, then the report.
+/// </summary>
+internal sealed class BenchRun(BenchSettings settings, string webhookDll, string outputDirectory, IReadOnlyDictionary<string, string> extraEnvironment)
+{
+    private const string Robot = "acme+puller";
+    private const string WarmNamespace = "bench-warm";
+    private const string ColdNamespace = "bench-cold";
+    private const string ManyNamespace = "bench-many";
+
+    private readonly string pidFile = Path.Combine(outputDirectory, "pids");
+    private readonly List<string> failures = [];
+
+    /// <summary>Correctness problems found on the way: any one makes the numbers untrustworthy.</summary>
+    public IReadOnlyList<string> Failures => failures;
+
+    public async Task<BenchResults> RunAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(outputDirectory);
+        var work = Directory.CreateDirectory(Path.Combine(outputDirectory, "work")).FullName;
+        foreach (var stale in Directory.EnumerateFiles(outputDirectory, "*.log"))
+            File.Delete(stale);
+
+        await using var kube = await FakeKubernetesApi.StartAsync(TimeProvider.System, ct);
+        await using var quay = await FakeQuay.StartAsync(TimeProvider.System, ct: ct);
+        var certificates = DevCertificates.Write(work);
+        var results = new BenchResults { Settings = settings };
+        var validate = TrustOnly(certificates.Ca);
+        Trust(quay, kube, WarmNamespace, ["default"]);
+        Trust(quay, kube, ColdNamespace, ColdServiceAccounts());
+        Trust(quay, kube, ManyNamespace, ManyServiceAccounts());
+
+        var webhookEnvironment = WebhookEnvironment(kube, quay, certificates, work);
+        results.ExtraEnvironment = extraEnvironment;
+        var webhookDirectory = Path.GetDirectoryName(webhookDll)!;
+        results.WebhookGc = GcMode(webhookDll, extraEnvironment);
+
+        // Startup: all but the last instance stop at once; the last one serves every scenario.
+        Progress($"startup: {settings.StartupRuns} starts of the webhook process");
+        var startups = new List<TimeSpan>();
+        for (var i = 1; i < settings.StartupRuns; i++)
+        {
+            await using var once = await StartWebhookAsync(webhookEnvironment, webhookDirectory, $"webhook-start-{i}", ct);
+            startups.Add(once.StartupTime);
+        }
+        var webhook = await StartWebhookAsync(webhookEnvironment, webhookDirectory, "webhook", ct);
+        ChildProcess? floor = null;
+        try
+        {
+            startups.Add(webhook.StartupTime);
+            results.Startups = startups;
+
+            floor = await ChildProcess.StartAsync(BenchDll, ["floor"], AppContext.BaseDirectory, new Dictionary<string, string>
+            {
+                ["FLOOR_CERT"] = certificates.CertFile,
+                ["FLOOR_KEY"] = certificates.KeyFile,
+                ["FLOOR_HTTPS_PORT"] = "{https}",
+                ["FLOOR_HEALTH_PORT"] = "{health}",
+            }, Path.Combine(outputDirectory, "floor.log"), pidFile, ct);
+
+            var webhookTarget = new Target("webhook", webhook, validate);
+            var floorTarget = new Target("floor", floor, validate);
+            var warmPod = BenchPods.Pod(WarmNamespace, "default", Robot);
+            await StartupBurstAsync(results, quay, webhookTarget, warmPod, ct);
+            var warmRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, webhook.HttpsPort)).ToList();
+            var floorRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, floor.HttpsPort)).ToList();
+            results.ReviewBytes = warmRequests[0].BodyLength;
+
+            await WarmPathAsync(results, kube, quay, webhookTarget, floorTarget, warmRequests, floorRequests, ct);
+            results.PeakRssAfterWarm = webhook.Memory().Peak;
+            await ColdPathAsync(results, kube, quay, webhookTarget, ct);
+            results.PeakRssAfterRuns = webhook.Memory().Peak;
+            results.FloorPeakRss = floor.Memory().Peak;
+            await ManyKeysAsync(results, kube, quay, webhook, webhookTarget, ct);
+
+            // The allocation counts run alone: the measured process should be the only busy server.
+            await webhook.DisposeAsync();
+            await AllocationsAsync(results, webhookEnvironment, webhookDirectory, floor, floorTarget, floorRequests, validate, warmPod, ct);
+        }
+        finally
+        {
+            await webhook.DisposeAsync();
+            if (floor is not null)
+                await floor.DisposeAsync();
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// For profiling (`soak` mode): the webhook alone at saturation for <paramref name="duration"/> on
+    /// the warm key, its pid printed first so dotnet-trace or dotnet-counters can attach.
+    /// </summary>
+    public async Task SoakAsync(TimeSpan duration, int connections, CancellationToken ct)
+    {
+        Directory.CreateDirectory(outputDirectory);
+        var work = Directory.CreateDirectory(Path.Combine(outputDirectory, "work")).FullName;
+        await using var kube = await FakeKubernetesApi.StartAsync(TimeProvider.System, ct);
+        await using var quay = await FakeQuay.StartAsync(TimeProvider.System, ct: ct);
+        var certificates = DevCertificates.Write(work);
+        Trust(quay, kube, WarmNamespace, ["default"]);
+        await using var webhook = await StartWebhookAsync(WebhookEnvironment(kube, quay, certificates, work), Path.GetDirectoryName(webhookDll)!, "webhook-soak", ct);
+        var target = new Target("webhook", webhook, TrustOnly(certificates.Ca));
+        var pod = BenchPods.Pod(WarmNamespace, "default", Robot);
+        var requests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(pod, webhook.HttpsPort)).ToList();
+        Progress($"webhook pid {webhook.Id}: warming up, then {connections} connections at saturation for {duration.TotalSeconds:0} s");
+        var run = await LoadGenerator.SaturateAsync(target, requests, connections, settings.ServerWarmup, duration, ct);
+        Progress($"{run.RequestsPerSecond:N0} req/s, {run.CpuMicrosecondsPerRequest:N0} µs server CPU per request, p99 {run.Latency.P99:0.00} ms, {run.Errors} errors {run.FirstError}");
+    }
+
+    private Dictionary<string, string> WebhookEnvironment(FakeKubernetesApi kube, FakeQuay quay, DevCertificates certificates, string work)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
+            ["QuayAdmission__Registries__0__Host"] = quay.Host,
+            ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+            ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
+            ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
+            ["QuayAdmission__Server__BindAddress"] = "127.0.0.1",
+            ["QuayAdmission__Server__HttpsPort"] = "{https}",
+            ["QuayAdmission__Server__HealthPort"] = "{health}",
+        };
+        foreach (var (name, value) in extraEnvironment)
+            environment[name] = value;
+        return environment;
+    }
+
+    /// <summary>
+    /// The first admissions a fresh process gets, all at once, as after a rollout under load: a
+    /// process that is ready must answer them. The warm key is minted here (once: single flight).
+    /// Slow or unanswered requests are reported, not failed: this measures the webhook, not the bench.
+    /// </summary>
+    private async Task StartupBurstAsync(BenchResults results, FakeQuay quay, Target webhook, string warmPod, CancellationToken ct)
+    {
+        Progress($"startup burst: {settings.StartupBurst} admissions at once on the freshly ready process");
+        var requests = Enumerable.Range(0, settings.StartupBurst).Select(_ => BenchRequest.Review(warmPod, webhook.Endpoint.Port, allowDegraded: true)).ToList();
+        results.StartupBurst = await LoadGenerator.DrainAsync(webhook, requests, settings.StartupBurst, StartupBurstExpected, ct);
+        if (results.StartupBurst.Errors > 0)
+            Progress($"startup burst: {results.StartupBurst.Errors} of {settings.StartupBurst} admissions failed or went unanswered: {results.StartupBurst.FirstError}");
+        results.StartupBurstExchanges = quay.ExchangeCount;
+    }
+
+    // The planned time for the startup burst; past it and the load generator's grace, requests count as unanswered.
+    private static readonly TimeSpan StartupBurstExpected = TimeSpan.FromSeconds(5);
+
+    private async Task WarmPathAsync(
+        BenchResults results, FakeKubernetesApi kube, FakeQuay quay, Target webhook, Target floor,
+        IReadOnlyList<BenchRequest> warmRequests, IReadOnlyList<BenchRequest> floorRequests, CancellationToken ct)
+    {
+        // The warm key was minted by the startup burst; one more admission proves its token is ready.
+        var prime = await LoadGenerator.DrainAsync(webhook, warmRequests.Take(1).ToList(), 1, TimeSpan.FromSeconds(10), ct);
+        Expect(prime.Errors == 0, $"priming the warm key failed: {prime.FirstError}");
+        Expect(quay.ExchangeCount == 1, $"the startup burst and priming made {quay.ExchangeCount} exchanges for the warm key, expected 1");
+        // Both servers at saturation once, uncounted, so tiered compilation has settled before any clock runs.
+        foreach (var (target, requests) in new[] { (floor, floorRequests), (webhook, warmRequests) })
+        {
+            Progress($"warm-up: {target.Name}, {settings.ServerWarmup.TotalSeconds:0} s at saturation");
+            var warmup = await LoadGenerator.SaturateAsync(target, requests, settings.Connections[0], TimeSpan.Zero, settings.ServerWarmup, ct);
+            Expect(warmup.Errors == 0, $"{target.Name} warm-up: {warmup.Errors} errors, first: {warmup.FirstError}");
+        }
+        kube.ResetCounts();
+        quay.ResetCounts();
+
+        foreach (var connections in settings.Connections)
+        {
+            foreach (var (target, requests) in new[] { (floor, floorRequests), (webhook, warmRequests) })
+            {
+                Progress($"warm: {target.Name}, {connections} connections, saturation for {settings.SaturationMeasure.TotalSeconds:0} s");
+                var saturation = await LoadGenerator.SaturateAsync(target, requests, connections, settings.SaturationWarmup, settings.SaturationMeasure, ct);
+                Expect(saturation.Errors == 0, $"{target.Name} saturation with {connections} connections: {saturation.Errors} errors, first: {saturation.FirstError}");
+
+                Progress($"warm: {target.Name}, {connections} connections, {settings.Rate} req/s for {settings.RateMeasure.TotalSeconds:0} s");
+                var rate = await LoadGenerator.FixedRateAsync(target, requests, connections, settings.Rate, settings.RateWarmup, settings.RateMeasure, ct);
+                Expect(rate.Errors == 0, $"{target.Name} at {settings.Rate} req/s with {connections} connections: {rate.Errors} errors, first: {rate.FirstError}");
+                results.Warm.Add(new WarmResult(target.Name, connections, saturation, rate));
+            }
+        }
+
+        // Warm means warm: not one call to the API or to Quay while the clocks ran.
+        results.WarmApiCalls = kube.TotalCount;
+        results.WarmExchanges = quay.ExchangeCount;
+        Expect(results.WarmApiCalls == 0 && results.WarmExchanges == 0,
+            $"the warm runs made {results.WarmApiCalls} Kubernetes API calls and {results.WarmExchanges} exchanges, expected none");
+    }
+
+    private async Task ColdPathAsync(BenchResults results, FakeKubernetesApi kube, FakeQuay quay, Target webhook, CancellationToken ct)
+    {
+        var accounts = ColdServiceAccounts();
+        // Interleaved, so every key is asked for again and again while its first exchange is in flight.
+        var requests = Enumerable.Range(0, settings.ColdAdmissions)
+            .Select(i => BenchRequest.Review(BenchPods.Pod(ColdNamespace, accounts[i % accounts.Count], Robot), webhook.Endpoint.Port))
+            .ToList();
+        kube.ResetCounts();
+        quay.ResetCounts();
+        Progress($"cold: {settings.ColdAdmissions} admissions at once over {settings.ColdKeys} keys, {settings.ColdConnections} connections");
+        var burst = await LoadGenerator.DrainAsync(webhook, requests, settings.ColdConnections, TimeSpan.FromSeconds(60), ct);
+        results.Cold = new ColdResult(burst, accounts.Count, quay.ExchangeCount, kube.Count("tokenrequest"), kube.Count("secrets.create"), kube.Count("secrets.get"));
+        Expect(burst.Errors == 0, $"cold burst: {burst.Errors} errors, first: {burst.FirstError}");
+        Expect(results.Cold.Exchanges == settings.ColdKeys, $"cold burst made {results.Cold.Exchanges} exchanges, expected {settings.ColdKeys} (one per key)");
+    }
+
+    private async Task ManyKeysAsync(BenchResults results, FakeKubernetesApi kube, FakeQuay quay, ChildProcess webhookProcess, Target webhook, CancellationToken ct)
+    {
+        var requests = ManyServiceAccounts()
+            .Select(account => BenchRequest.Review(BenchPods.Pod(ManyNamespace, account, Robot), webhook.Endpoint.Port))
+            .ToList();
+        kube.ResetCounts();
+        quay.ResetCounts();
+        Progress($"keys: {settings.ManyKeys} distinct ServiceAccounts, {settings.ManyKeysConnections} connections");
+        var run = await LoadGenerator.DrainAsync(webhook, requests, settings.ManyKeysConnections, TimeSpan.FromSeconds(150), ct);
+        var (resident, peak) = webhookProcess.Memory();
+        results.ManyKeys = new ManyKeysResult(run, quay.ExchangeCount, resident, peak);
+        Expect(run.Errors == 0, $"{settings.ManyKeys} keys: {run.Errors} errors, first: {run.FirstError}");
+        Expect(results.ManyKeys.Exchanges == settings.ManyKeys, $"{settings.ManyKeys} keys made {results.ManyKeys.Exchanges} exchanges");
+    }
+
+    private async Task AllocationsAsync(
+        BenchResults results, Dictionary<string, string> webhookEnvironment, string webhookDirectory, ChildProcess floor, Target floorTarget,
+        IReadOnlyList<BenchRequest> floorRequests, RemoteCertificateValidationCallback validate, string warmPod, CancellationToken ct)
+    {
+        Progress($"allocations: {settings.AllocationRequests} warm requests, webhook hosted in-process, then the floor");
+        await using var host = await ChildProcess.StartAsync(BenchDll, ["host"], webhookDirectory, webhookEnvironment,
+            Path.Combine(outputDirectory, "webhook-host.log"), pidFile, ct);
+        var hostTarget = new Target("webhook (in-process host)", host, validate);
+        var hostRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, host.HttpsPort)).ToList();
+        results.WebhookAllocation = await AllocationPerRequestAsync(host, hostTarget, hostRequests, ct);
+        results.FloorAllocation = await AllocationPerRequestAsync(floor, floorTarget, floorRequests, ct);
+    }
+
+    /// <summary>GC.GetTotalAllocatedBytes of the server, read with the connections open and idle, before and after the counted requests.</summary>
+    private async Task<AllocationResult> AllocationPerRequestAsync(ChildProcess server, Target target, IReadOnlyList<BenchRequest> requests, CancellationToken ct)
+    {
+        using var counter = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{server.HealthPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        async Task<long> ReadAsync() =>
+            long.Parse(await counter.GetStringAsync(new Uri(AllocationCounter.Path, UriKind.Relative), ct), CultureInfo.InvariantCulture);
+
+        var warmup = await LoadGenerator.DrainAsync(target, Cycle(requests, settings.AllocationWarmup), settings.AllocationConnections, TimeSpan.FromSeconds(60), ct);
+        Expect(warmup.Errors == 0, $"allocation warm-up on {target.Name}: {warmup.Errors} errors, first: {warmup.FirstError}");
+
+        // What one read of the counter and a second of idling cost, to show how little the window adds.
+        var idleStart = await ReadAsync();
+        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+        var idleBytes = await ReadAsync() - idleStart;
+
+        long before = 0, after = 0;
+        var run = await LoadGenerator.DrainAsync(target, Cycle(requests, settings.AllocationRequests), settings.AllocationConnections, TimeSpan.FromSeconds(60),
+            ready: async () => before = await ReadAsync(),
+            finished: async () => after = await ReadAsync(),
+            ct);
+        Expect(run.Errors == 0, $"allocation run on {target.Name}: {run.Errors} errors, first: {run.FirstError}");
+        return new AllocationResult(run.Completed, after - before, idleBytes);
+    }
+
+    private async Task<ChildProcess> StartWebhookAsync(Dictionary<string, string> environment, string directory, string name, CancellationToken ct) =>
+        await ChildProcess.StartAsync(webhookDll, [], directory, environment, Path.Combine(outputDirectory, name + ".log"), pidFile, ct);
+
+    private List<string> ColdServiceAccounts() => [.. Enumerable.Range(0, settings.ColdKeys).Select(i => $"cold-{i:00}")];
+
+    private List<string> ManyServiceAccounts() => [.. Enumerable.Range(0, settings.ManyKeys).Select(i => $"sa-{i:00000}")];
+
+    private static void Trust(FakeQuay quay, FakeKubernetesApi kube, string ns, IEnumerable<string> serviceAccounts)
+    {
+        foreach (var account in serviceAccounts)
+            quay.TrustSubject(Robot, kube.Issuer, $"system:serviceaccount:{ns}:{account}");
+    }
+
+    private static List<BenchRequest> Cycle(IReadOnlyList<BenchRequest> requests, int count) =>
+        [.. Enumerable.Range(0, count).Select(i => requests[i % requests.Count])];
+
+    /// <summary>kube-apiserver's view: the caBundle's CA and nothing else, and the right name.</summary>
+    private static RemoteCertificateValidationCallback TrustOnly(X509Certificate2 ca) => (_, certificate, _, errors) =>
+    {
+        if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+            return false;
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return chain.Build(leaf);
+    };
+
+    /// <summary>The GC the webhook runs with: its runtimeconfig.json, unless the extra environment overrides it.</summary>
+    private static string GcMode(string dll, IReadOnlyDictionary<string, string> environment)
+    {
+        if (environment.TryGetValue("DOTNET_gcServer", out var overridden))
+            return overridden == "1" ? "server GC (DOTNET_gcServer=1)" : "workstation GC (DOTNET_gcServer=0)";
+        var config = Path.ChangeExtension(dll, ".runtimeconfig.json");
+        if (!File.Exists(config))
+            return "GC mode unknown";
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(config));
+        var server = json.RootElement.TryGetProperty("runtimeOptions", out var options)
+            && options.TryGetProperty("configProperties", out var properties)
+            && properties.TryGetProperty("System.GC.Server", out var value)
+            && value.ValueKind == System.Text.Json.JsonValueKind.True;
+        return server ? "server GC (its runtimeconfig.json)" : "workstation GC (its runtimeconfig.json)";
+    }
+
+    private static string BenchDll => typeof(BenchRun).Assembly.Location;
+
+    private void Expect(bool condition, string failure)
+    {
+        if (condition)
+            return;
+        failures.Add(failure);
+        Progress("FAILED: " + failure);
+    }
+
+    public static void Progress(string message) =>
+        Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {message}");
+}
+
+internal sealed record WarmResult(string Server, int Connections, SaturationResult Saturation, RateResult Rate);
+
+internal sealed record ColdResult(QueueResult Burst, int Keys, int Exchanges, int TokenRequests, int SecretsCreated, int SecretReads);
+
+internal sealed record ManyKeysResult(QueueResult Run, int Exchanges, long ResidentBytes, long PeakBytes);
+
+internal sealed record AllocationResult(int Requests, long Bytes, long IdleBytesPerSecond)
+{
+    public double PerRequest => (double)Bytes / Requests;
+}
+
+internal sealed class BenchResults
+{
+    public required BenchSettings Settings { get; init; }
+    public IReadOnlyDictionary<string, string> ExtraEnvironment { get; set; } = new Dictionary<string, string>();
+    public string WebhookGc { get; set; } = "";
+    public List<TimeSpan> Startups { get; set; } = [];
+    public QueueResult? StartupBurst { get; set; }
+    public int StartupBurstExchanges { get; set; }
+    public int ReviewBytes { get; set; }
+    public List<WarmResult> Warm { get; } = [];
+    public int WarmApiCalls { get; set; }
+    public int WarmExchanges { get; set; }
+    public ColdResult? Cold { get; set; }
+    public long PeakRssAfterWarm { get; set; }
+    public long PeakRssAfterRuns { get; set; }
+    public long FloorPeakRss { get; set; }
+    public ManyKeysResult? ManyKeys { get; set; }
+    public AllocationResult? WebhookAllocation { get; set; }
+    public AllocationResult? FloorAllocation { get; set; }
+}

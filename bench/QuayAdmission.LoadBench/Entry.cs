@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace QuayAdmission.LoadBench;
+
+/// <summary>
+/// <c>run</c>: the benchmark (bench/run.sh passes the options); <c>floor</c>: the bare Kestrel floor;
+/// <c>host</c>: the webhook hosted in this process, for the allocation count. The last two are
+/// started by <c>run</c> as child processes.
+/// </summary>
+internal static class Entry
+{
+    private const string Usage = """
+        usage: QuayAdmission.LoadBench run --webhook <QuayAdmission.dll> --out <dir> --doc <benchmarks.md>
+                 [--micro <report.md>] [--notes <notes.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
+                 [--webhook-env NAME=VALUE]...   (extra environment for the webhook, e.g. to try a GC setting)
+               QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
+                 (the webhook alone at saturation, its pid printed first, for dotnet-trace or dotnet-counters)
+               QuayAdmission.LoadBench floor   (FLOOR_CERT, FLOOR_KEY, FLOOR_HTTPS_PORT, FLOOR_HEALTH_PORT)
+               QuayAdmission.LoadBench host    (configured as the webhook)
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        switch (args.FirstOrDefault())
+        {
+            case "floor":
+                await FloorServer.RunAsync();
+                return 0;
+            case "host":
+                await InProcessWebhook.RunAsync();
+                return 0;
+            case "run":
+                return await RunAsync(Options(args.Skip(1).ToList(), out var extraEnvironment), extraEnvironment);
+            case "soak":
+                return await SoakAsync(Options(args.Skip(1).ToList(), out var soakEnvironment), soakEnvironment);
+            default:
+                await Console.Error.WriteLineAsync(Usage);
+                return 2;
+        }
+    }
+
+    private static async Task<int> RunAsync(Dictionary<string, string> options, Dictionary<string, string> extraEnvironment)
+    {
+        if (!options.TryGetValue("webhook", out var webhook) || !options.TryGetValue("out", out var output) || !options.TryGetValue("doc", out var doc))
+        {
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+        webhook = Path.GetFullPath(webhook);
+        if (!File.Exists(webhook))
+        {
+            await Console.Error.WriteLineAsync($"webhook not built: {webhook}");
+            return 2;
+        }
+
+        // SIGTERM or Ctrl-C (bench/run.sh's trap): cancel, so every child process is stopped on the way out.
+        using var stop = new CancellationTokenSource();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+
+        var clock = Stopwatch.StartNew();
+        var loadAtStart = Report.LoadAverage();
+        var settings = options.ContainsKey("quick") ? BenchSettings.Quick : new BenchSettings();
+        var run = new BenchRun(settings, webhook, Path.GetFullPath(output), extraEnvironment);
+        BenchResults results;
+        try
+        {
+            results = await run.RunAsync(stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            BenchRun.Progress("stopped");
+            return 130;
+        }
+
+        var micro = options.TryGetValue("micro", out var microFile) && File.Exists(microFile) ? await File.ReadAllTextAsync(microFile) : null;
+        var notes = options.TryGetValue("notes", out var notesFile) && File.Exists(notesFile) ? await File.ReadAllTextAsync(notesFile) : null;
+        var context = new RunContext(
+            options.GetValueOrDefault("command", "make bench"),
+            options.GetValueOrDefault("sdk", "unknown"),
+            options.GetValueOrDefault("commit", "unknown"),
+            loadAtStart,
+            Report.LoadAverage(),
+            micro,
+            notes,
+            clock.Elapsed + TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("elapsed-before", "0"), System.Globalization.CultureInfo.InvariantCulture)));
+        var markdown = Report.Write(results, context, run.Failures);
+        await File.WriteAllTextAsync(Path.Combine(output, "benchmarks.md"), markdown);
+        Console.Write(markdown);
+        if (run.Failures.Count > 0)
+        {
+            BenchRun.Progress($"{run.Failures.Count} correctness check(s) failed; {doc} left as it was");
+            return 1;
+        }
+        await File.WriteAllTextAsync(doc, markdown);
+        BenchRun.Progress($"wrote {doc}");
+        return 0;
+
+        void Cancel(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    private static async Task<int> SoakAsync(Dictionary<string, string> options, Dictionary<string, string> extraEnvironment)
+    {
+        if (!options.TryGetValue("webhook", out var webhook) || !options.TryGetValue("out", out var output))
+        {
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+        // Bounded: at most ten minutes of load.
+        var seconds = Math.Clamp(int.Parse(options.GetValueOrDefault("seconds", "30"), System.Globalization.CultureInfo.InvariantCulture), 1, 600);
+        var connections = Math.Clamp(int.Parse(options.GetValueOrDefault("connections", "16"), System.Globalization.CultureInfo.InvariantCulture), 1, 1000);
+        using var stop = new CancellationTokenSource();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        var run = new BenchRun(new BenchSettings(), Path.GetFullPath(webhook), Path.GetFullPath(output), extraEnvironment);
+        try
+        {
+            await run.SoakAsync(TimeSpan.FromSeconds(seconds), connections, stop.Token);
+            return 0;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return 130;
+        }
+
+        void Cancel(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    /// <summary><c>--name value</c> pairs; a flag without a value maps to ""; <c>--webhook-env</c> may repeat.</summary>
+    private static Dictionary<string, string> Options(List<string> args, out Dictionary<string, string> webhookEnvironment)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        webhookEnvironment = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Count; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+                continue;
+            var hasValue = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal);
+            var (name, value) = (args[i][2..], hasValue ? args[++i] : "");
+            if (name == "webhook-env" && value.Split('=', 2) is [var key, var setting])
+                webhookEnvironment[key] = setting;
+            else
+                options[name] = value;
+        }
+        return options;
+    }
+}
