@@ -12,7 +12,8 @@ public sealed record PullSecretList(bool Present, IReadOnlySet<string> Names);
 /// </summary>
 public static class ImagePullSecretsPatch
 {
-    private const string FieldPath = "/spec/imagePullSecrets";
+    private static readonly string FieldPath = JsonPointer.Append(JsonPointer.Append("", "spec"), "imagePullSecrets");
+    private static readonly string AppendPath = JsonPointer.Append(FieldPath, "-");
 
     /// <summary>Reads <c>spec.imagePullSecrets</c>; throws <see cref="PodShapeException"/> when it is malformed.</summary>
     public static PullSecretList Read(JsonElement pod)
@@ -45,7 +46,7 @@ public static class ImagePullSecretsPatch
             return [];
         if (!existing.Present)
             return [PatchOperation.Add(FieldPath, new JsonArray(missing.Select(n => (JsonNode)Reference(n)).ToArray()))];
-        return missing.Select(n => PatchOperation.Add(FieldPath + "/-", Reference(n))).ToList();
+        return missing.Select(n => PatchOperation.Add(AppendPath, Reference(n))).ToList();
     }
 
     public static IReadOnlyList<PatchOperation> Build(JsonElement pod, IEnumerable<string> names) => Build(Read(pod), names);
