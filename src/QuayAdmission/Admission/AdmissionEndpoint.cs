@@ -18,6 +18,8 @@ public static class AdmissionEndpoint
     // kube-apiserver sends a UUID; anything far longer is not from it, and would be echoed and logged.
     private const int MaxUidLength = 128;
 
+    private static readonly (AdmissionReview?, int, string) TooLarge = (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
+
     public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder app)
     {
         // Resolved now, not by the first review: building the graph (the Kubernetes client reads its
@@ -114,8 +116,6 @@ public static class AdmissionEndpoint
             body.AdvanceTo(read.Buffer.End);
         }
     }
-
-    private static readonly (AdmissionReview?, int, string) TooLarge = (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
 
     private static (AdmissionReview? Review, int Status, string Reason) Decode(ReadOnlySequence<byte> body)
     {

@@ -44,7 +44,7 @@ public sealed class EventRecorder(IKubernetes kubernetes, TimeProvider time, ILo
         queue.Writer.TryWrite(new Corev1Event
         {
             // Like client-go: the object's name and a unique suffix, within the 253 characters of a name.
-            Metadata = new V1ObjectMeta { Name = $"{name[..Math.Min(name.Length, 230)]}.{Guid.NewGuid():N}"[..^16], NamespaceProperty = ns },
+            Metadata = new V1ObjectMeta { Name = $"{name[..Math.Min(name.Length, 230)]}.{Guid.NewGuid().ToString("N")[..16]}", NamespaceProperty = ns },
             InvolvedObject = new V1ObjectReference { ApiVersion = "v1", Kind = kind, NamespaceProperty = ns, Name = name },
             Type = type,
             Reason = reason,
