@@ -85,8 +85,8 @@ public sealed class PullSecretInjector(
                 events.Warning("ServiceAccount", key.Namespace, key.ServiceAccount, "QuayTokenUnavailable",
                     $"No Quay token for robot {key.Robot} on {key.RegistryHost}: {failure.Reason}");
                 if (tokens.OnTokenFailure == TokenFailurePolicy.Deny)
-                    return (new AdmissionOutcome.Denied(failure.Refused ? 403 : 503, $"no Quay token for {key.Robot}: {failure.Reason}"), robots);
-                warnings.Add(Warning(key, failure.Reason));
+                    return (new AdmissionOutcome.Denied(failure.Refused ? 403 : 503, $"no Quay token for {key.Robot}{NextTry(failure)}: {failure.Reason}"), robots);
+                warnings.Add(Warning(key, failure));
             }
         }
 
@@ -116,11 +116,15 @@ public sealed class PullSecretInjector(
         && request.Operation == "CREATE"
         && string.IsNullOrEmpty(request.SubResource);
 
-    private static string Warning(PullSecretKey key, string reason)
+    private static string Warning(PullSecretKey key, TokenStatus.Unavailable failure)
     {
-        var warning = $"quay-admission: no token yet for {key.Robot} ({reason})";
+        // The retry time comes before the reason, which is the part cut when too long.
+        var warning = $"quay-admission: no token yet for {key.Robot}{NextTry(failure)} ({failure.Reason})";
         return warning.Length <= MaxWarningLength ? warning : warning[..(MaxWarningLength - 4)] + "...)";
     }
+
+    private static string NextTry(TokenStatus.Unavailable failure) =>
+        failure.RetryAt is { } at ? $", next try after {at.UtcDateTime:HH:mm:ss}Z" : "";
 
     private static string Describe(AdmissionOutcome outcome) => outcome switch
     {
