@@ -253,7 +253,8 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     public int Count(string operation) => Locked(() => _traffic.GetValueOrDefault(operation)?.Requests ?? 0);
 
     /// <summary>All requests except Quay's JWKS and discovery fetches.</summary>
-    public int TotalCount => Locked(() => _traffic.Where(t => !UncountedOperations.Contains(t.Key)).Sum(t => t.Value.Requests));
+    /// <remarks>Watches are long-lived streams that the caches open and reopen on their own schedule: count them with <see cref="Count"/>.</remarks>
+    public int TotalCount => Locked(() => _traffic.Where(t => !UncountedOperations.Contains(t.Key) && !t.Key.EndsWith(".watch", StringComparison.Ordinal)).Sum(t => t.Value.Requests));
 
     /// <summary>Response body bytes sent for <paramref name="operation"/> (a watch's grow while it streams).</summary>
     public long ResponseBytes(string operation) => Locked(() => _traffic.GetValueOrDefault(operation)?.ResponseBytes ?? 0);

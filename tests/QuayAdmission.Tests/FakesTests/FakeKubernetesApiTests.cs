@@ -88,7 +88,7 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
         Assert.Equal(["a", "b"], managed.Items.Select(s => s.Metadata.Name));
         Assert.Equal(["a"], managedInA.Items.Select(s => s.Metadata.Name));
         Assert.Equal(["c"], withoutTier.Items.Select(s => s.Metadata.Name));
-        Assert.Equal("3", managed.Metadata.ResourceVersion);
+        Assert.Equal("4", managed.Metadata.ResourceVersion); // the store started at 1, as etcd never reports 0
     }
 
     [Fact]

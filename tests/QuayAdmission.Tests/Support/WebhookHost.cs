@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
+using QuayAdmission.PullSecrets;
 using QuayAdmission.Tests.Fakes;
 
 namespace QuayAdmission.Tests.Support;
@@ -106,6 +107,10 @@ public sealed class WebhookHost : IAsyncDisposable
             }
             throw;
         }
+        // Tests count the calls they cause: the Secret cache's list and watch are not theirs.
+        var secrets = factory.Services.GetRequiredService<ManagedSecretCache>();
+        if (await Eventually.TrueAsync(() => secrets.HasSynced && kube.OpenWatchCount("secrets.watch") > 0) && shared is null)
+            kube.ResetCounts();
         return new WebhookHost(time, kube, quay, factory, ownsStandIns: shared is null)
         {
             HttpsPort = int.Parse(config.GetValueOrDefault("QuayAdmission:Server:HttpsPort") ?? "0", System.Globalization.CultureInfo.InvariantCulture),
