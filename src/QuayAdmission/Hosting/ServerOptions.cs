@@ -73,8 +73,10 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             failures.Add($"QuayAdmission:Server:BindAddress '{options.BindAddress}' is not an IP address");
         if (options.MaxConcurrentConnections < 1)
             failures.Add("QuayAdmission:Server:MaxConcurrentConnections must be at least 1");
-        if (options.RequestHeadersTimeout <= TimeSpan.Zero || options.ShutdownTimeout < TimeSpan.Zero || options.BodyGracePeriod <= TimeSpan.Zero)
+        if (options.RequestHeadersTimeout <= TimeSpan.Zero || options.ShutdownTimeout < TimeSpan.Zero)
             failures.Add("QuayAdmission:Server timeouts must be positive");
+        if (options.BodyGracePeriod <= TimeSpan.FromSeconds(1))
+            failures.Add("QuayAdmission:Server:BodyGracePeriod must be more than 1 second (Kestrel's minimum)");
         if (options.MaxBodyBytesInFlight < AdmissionEndpoint.MaxBodyBytes)
             failures.Add($"QuayAdmission:Server:MaxBodyBytesInFlight must be at least {AdmissionEndpoint.MaxBodyBytes} (one review of the largest size)");
         if (options.MinBodyBytesPerSecond < 1)
