@@ -14,8 +14,8 @@ public sealed partial class NamespaceOptions
     /// <summary>Namespaces besides <c>kube-system</c> and the webhook's own.</summary>
     public List<string> ExcludedNamespaces { get; init; } = [];
 
-    /// <summary>From <see cref="PodNamespaceVariable"/>, else the namespace the manifests install into.</summary>
-    public string OwnNamespace { get; set; } = "quay-admission";
+    /// <summary>From <see cref="PodNamespaceVariable"/>, else the namespace the manifests install into; not a setting of its own.</summary>
+    public string OwnNamespace { get; internal set; } = "quay-admission";
 
     public IEnumerable<string> All => ExcludedNamespaces.Append("kube-system").Append(OwnNamespace);
 

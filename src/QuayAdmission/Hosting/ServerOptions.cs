@@ -42,16 +42,12 @@ public sealed class ServerOptions
     /// <summary>
     /// Unread request bytes one connection may buffer: Kestrel's request buffer, the socket
     /// transport's read buffer and the HTTP/2 flow-control windows (defaults 1 MiB, 1 MiB, 1 MiB and
-    /// 768 KiB) are all set to this, so idle or stalled connections pin little.
+    /// 768 KiB) are all set to this, so idle or stalled connections pin little. Hence the ceiling on
+    /// what review traffic can hold, whatever mix of slow clients: every body in flight and its decoded
+    /// copy, plus twice this per connection (the transport's buffer, then Kestrel's or HTTP/2's):
+    /// 2 × 8 MiB + 256 × 128 KiB = 48 MiB with the defaults.
     /// </summary>
     public const int ConnectionInputBytes = 64 * 1024;
-
-    /// <summary>
-    /// The most memory review traffic can hold above the idle process, under any mix of slow clients:
-    /// every body in flight plus its decoded copy, and each connection's input buffers (twice
-    /// <see cref="ConnectionInputBytes"/>: the transport's, then Kestrel's or HTTP/2's). 48 MiB with the defaults.
-    /// </summary>
-    public long MemoryCeilingBytes => 2 * MaxBodyBytesInFlight + MaxConcurrentConnections * 2L * ConnectionInputBytes;
 
     /// <summary>Headers must arrive promptly: mitigates slowloris.</summary>
     public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
