@@ -20,11 +20,13 @@ demo:
 	$(DOTNET) run --project tests/QuayAdmission.Demo -c $(CONFIGURATION) --no-build -- \
 	  src/QuayAdmission/bin/$(CONFIGURATION)/net10.0/QuayAdmission.dll
 
-# The webhook against the current kube context (KUBECONFIG or ~/.kube/config), on loopback ports.
+# The webhook against the current kube context (KUBECONFIG or ~/.kube/config), on loopback ports,
+# with a self-signed serving certificate (a cluster never gets one: its /readyz would say 503).
 QUAY_HOST ?= quay.io
 run:
 	QuayAdmission__Registries__0__Host=$(QUAY_HOST) \
 	QuayAdmission__Server__BindAddress=127.0.0.1 \
+	QuayAdmission__Tls__AllowSelfSigned=true \
 	$(DOTNET) run --project src/QuayAdmission -c $(CONFIGURATION)
 
 bench:

@@ -14,6 +14,7 @@ namespace QuayAdmission.Admission;
 /// reader and the event recorder.
 /// </summary>
 public sealed class PullSecretInjector(
+    NamespaceRules namespaces,
     PullSecretProvisioner provisioner,
     RobotResolver resolver,
     RobotPolicy policy,
@@ -33,6 +34,8 @@ public sealed class PullSecretInjector(
     public async Task<AdmissionOutcome> DecideAsync(AdmissionRequest request, CancellationToken ct)
     {
         var started = time.GetTimestamp();
+        if (namespaces.Settle(request) is { } settled)
+            return Counted(settled, started);
         if (!IsPodCreate(request))
             return Counted(new AdmissionOutcome.Allowed(), started);
 

@@ -11,6 +11,8 @@ public class KustomizationTests(ITestOutputHelper output)
         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ];
 
+    private static string ComponentsDirectory => Path.Combine(RepoPaths.Manifests, "components");
+
     [Fact]
     public void Kustomization_lists_every_manifest_file_and_only_those()
     {
@@ -22,8 +24,8 @@ public class KustomizationTests(ITestOutputHelper output)
 
         Assert.Equal(files, listed.Order());
         Assert.Equal(listed.Count, listed.Distinct().Count());
-        // A subdirectory would be inside the base, and kustomize refuses an overlay there.
-        Assert.Empty(Directory.EnumerateDirectories(RepoPaths.Manifests));
+        // kustomize refuses an overlay inside its base; components are not overlays, and the base does not list them.
+        Assert.Equal([ComponentsDirectory], Directory.EnumerateDirectories(RepoPaths.Manifests));
     }
 
     [Fact]
@@ -39,6 +41,9 @@ public class KustomizationTests(ITestOutputHelper output)
             "RoleBinding quay-admission/quay-admission",
             "ValidatingAdmissionPolicy quay-admission-managed-secrets",
             "ValidatingAdmissionPolicyBinding quay-admission-managed-secrets",
+            "ValidatingAdmissionPolicy quay-admission-token-requests",
+            "ValidatingAdmissionPolicyBinding quay-admission-token-requests",
+            "NetworkPolicy quay-admission/quay-admission",
             "ConfigMap quay-admission/quay-admission",
             "Deployment quay-admission/quay-admission",
             "PodDisruptionBudget quay-admission/quay-admission",

@@ -71,6 +71,8 @@ public sealed class WebhookHost : IAsyncDisposable
             ["QuayAdmission:ExchangeTimeout"] = "00:00:30",
             // The refresher works in the background against the same API; tests that want it turn it on.
             ["QuayAdmission:Refresher:Enabled"] = "false",
+            // As `make run`: no certificate files; tests of readiness without one set it to false.
+            ["QuayAdmission:Tls:AllowSelfSigned"] = "true",
         };
         if (kestrel)
         {
