@@ -1,10 +1,10 @@
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
+using QuayAdmission.Kubernetes;
 
 namespace QuayAdmission.Admission;
 
 /// <summary>The namespaces the webhook never acts in, whatever the webhook configuration's selector lets through.</summary>
-public sealed partial class NamespaceOptions
+public sealed class NamespaceOptions
 {
     public const string Section = "QuayAdmission";
 
@@ -18,9 +18,6 @@ public sealed partial class NamespaceOptions
     public string OwnNamespace { get; internal set; } = "quay-admission";
 
     public IEnumerable<string> All => ExcludedNamespaces.Append("kube-system").Append(OwnNamespace);
-
-    [GeneratedRegex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant)]
-    internal static partial Regex NamespaceName();
 }
 
 internal sealed class NamespaceOptionsValidator : IValidateOptions<NamespaceOptions>
@@ -29,10 +26,10 @@ internal sealed class NamespaceOptionsValidator : IValidateOptions<NamespaceOpti
     {
         var failures = options.ExcludedNamespaces
             .Select((ns, i) => (ns, i))
-            .Where(entry => !NamespaceOptions.NamespaceName().IsMatch(entry.ns ?? ""))
+            .Where(entry => !KubernetesNames.IsDnsLabel(entry.ns))
             .Select(entry => $"QuayAdmission:ExcludedNamespaces:{entry.i} '{entry.ns}' is not a namespace name")
             .ToList();
-        if (!NamespaceOptions.NamespaceName().IsMatch(options.OwnNamespace))
+        if (!KubernetesNames.IsDnsLabel(options.OwnNamespace))
             failures.Add($"{NamespaceOptions.PodNamespaceVariable} '{options.OwnNamespace}' is not a namespace name");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

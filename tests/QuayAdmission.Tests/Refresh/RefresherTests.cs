@@ -108,7 +108,8 @@ public sealed class RefresherTests
         Assert.NotNull(host.Kube.GetSecret("team-a", key.SecretName));
 
         await NextPassAsync(host, TimeSpan.FromMinutes(31)); // expired 61 minutes ago
-        Assert.Null(host.Kube.GetSecret("team-a", key.SecretName));
+        Assert.True(host.Kube.GetSecret("team-a", key.SecretName) is null,
+            string.Join("\n", host.Kube.Requests.Select(r => $"{r.At:HH:mm:ss} {r.Operation} {r.Path}")) + "\n" + string.Join("\n", host.LogLines().Where(l => l.Contains("Quay", StringComparison.Ordinal))));
         Assert.NotNull(host.Kube.GetSecret("team-a", used.SecretName));
         Assert.Equal(1, host.Kube.Count("secrets.delete"));
     }
