@@ -119,6 +119,34 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TokenRequest_defaults_audience_and_expiry_as_the_API_server_does()
+    {
+        var response = await _client.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec() }, "builder", "team-a");
+
+        var jwt = FakeJwt.Parse(response.Status.Token);
+        Assert.Equal([FakeKubernetesApi.DefaultAudience], jwt.Audiences);
+        Assert.Equal([FakeKubernetesApi.DefaultAudience], response.Spec.Audiences);
+        Assert.Equal(3600, response.Spec.ExpirationSeconds);
+        Assert.Equal(_time.GetUtcNow().AddHours(1).ToUnixTimeSeconds(), jwt.ExpiresAt!.Value.ToUnixTimeSeconds());
+
+        var tooShort = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.CreateNamespacedServiceAccountTokenAsync(
+            new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec { ExpirationSeconds = 599 } }, "builder", "team-a"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, tooShort.Response.StatusCode);
+        Assert.Equal("Invalid", Reason(tooShort));
+        Assert.Equal("TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes",
+            JsonNode.Parse(tooShort.Response.Content)!["message"]!.GetValue<string>());
+
+        _api.RequireServiceAccounts = true;
+        var missing = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.CreateNamespacedServiceAccountTokenAsync(
+            new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec() }, "builder", "team-a"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.Response.StatusCode);
+        _api.AddServiceAccount(new V1ServiceAccount { Metadata = new() { Name = "builder", NamespaceProperty = "team-a" } });
+        var issued = await _client.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec() }, "builder", "team-a");
+        Assert.Equal(_api.GetServiceAccount("team-a", "builder")!.Metadata.Uid,
+            FakeJwt.Parse(issued.Status.Token).Payload["kubernetes.io"]!["serviceaccount"]!["uid"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Faults_fail_the_call_and_are_counted()
     {
         _api.PutSecret(Secret("pull", ns: "team-a"));
