@@ -3,61 +3,44 @@ using k8s;
 using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
 using k8s.Models;
-using Microsoft.Extensions.Time.Testing;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.Tests.FakesTests;
 
 /// <summary>Watches as the API documents them ("Efficient detection of changes", "Watch bookmarks"), read off the wire.</summary>
-public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
+public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
 {
     private const string Injected = "quay-admission.io/injected";
-
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
-    private FakeKubernetesApi _api = null!;
-    private k8s.Kubernetes _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _api = await FakeKubernetesApi.StartAsync(_time);
-        _client = new k8s.Kubernetes(_api.ClientConfiguration());
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _api.DisposeAsync();
-    }
 
     [Fact]
     public async Task A_watch_from_a_list_sees_every_later_change_in_order()
     {
-        _api.PutSecret(Secret("a", "team-a"));
-        var list = await _client.CoreV1.ListNamespacedSecretAsync("team-a");
-        await using var watch = await WatchLines.OpenAsync(_api, $"/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion={list.Metadata.ResourceVersion}");
+        Api.PutSecret(Secret("a", "team-a"));
+        var list = await Client.CoreV1.ListNamespacedSecretAsync("team-a");
+        await using var watch = await WatchLines.OpenAsync(Api, $"/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion={list.Metadata.ResourceVersion}");
 
-        await _client.CoreV1.CreateNamespacedSecretAsync(Secret("b", "team-a"), "team-a");
-        _api.PutSecret(Secret("other", "team-b"));
-        _api.UpdateSecret("team-a", "a", s => s.Data = new Dictionary<string, byte[]> { ["k"] = "v"u8.ToArray() });
-        await _client.CoreV1.DeleteNamespacedSecretAsync("b", "team-a");
+        await Client.CoreV1.CreateNamespacedSecretAsync(Secret("b", "team-a"), "team-a");
+        Api.PutSecret(Secret("other", "team-b"));
+        Api.UpdateSecret("team-a", "a", s => s.Data = new Dictionary<string, byte[]> { ["k"] = "v"u8.ToArray() });
+        await Client.CoreV1.DeleteNamespacedSecretAsync("b", "team-a");
 
         var events = await watch.NextChangesAsync(3);
         Assert.Equal(["ADDED b 2", "MODIFIED a 4", "DELETED b 5"], events.Select(e => e.ToString()));
         Assert.All(events, e => Assert.Equal(("Secret", "v1"), (e.Object["kind"]!.GetValue<string>(), e.Object["apiVersion"]!.GetValue<string>())));
         Assert.Equal(HttpStatusCode.OK, watch.Response.StatusCode);
         Assert.True(watch.Response.Headers.TransferEncodingChunked);
-        Assert.Equal(1, _api.Count("secrets.watch"));
+        Assert.Equal(1, Api.Count("secrets.watch"));
     }
 
     [Fact]
     public async Task A_watch_without_resourceVersion_starts_with_the_current_state()
     {
-        _api.PutSecrets([Secret("a", "team-a"), Secret("b", "team-a")]);
-        await using var watch = await WatchLines.OpenAsync(_api, "/api/v1/secrets?watch=1");
+        Api.PutSecrets([Secret("a", "team-a"), Secret("b", "team-a")]);
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/secrets?watch=1");
 
         var initial = await watch.NextChangesAsync(2);
-        _api.DeleteSecret("team-a", "a");
+        Api.DeleteSecret("team-a", "a");
 
         Assert.Equal(["ADDED a 1", "ADDED b 2"], initial.Select(e => e.ToString()));
         Assert.Equal("DELETED a 3", (await watch.NextChangeAsync()).ToString());
@@ -66,11 +49,11 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
     [Fact]
     public async Task A_watch_replays_the_retained_history_after_its_resourceVersion()
     {
-        _api.PutSecret(Secret("a", "team-a"));
-        _api.PutSecret(Secret("b", "team-a"));
-        _api.DeleteSecret("team-a", "a");
+        Api.PutSecret(Secret("a", "team-a"));
+        Api.PutSecret(Secret("b", "team-a"));
+        Api.DeleteSecret("team-a", "a");
 
-        await using var watch = await WatchLines.OpenAsync(_api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1");
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1");
 
         Assert.Equal(["ADDED b 2", "DELETED a 3"], (await watch.NextChangesAsync(2)).Select(e => e.ToString()));
     }
@@ -78,16 +61,16 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
     [Fact]
     public async Task Selectors_turn_objects_leaving_the_selection_into_DELETED_and_entering_into_ADDED()
     {
-        _api.PutPod(FakeKubernetesApiListTests.Pod("web", "team-a", injected: false));
-        await using var watch = await WatchLines.OpenAsync(_api,
-            $"/api/v1/pods?watch=true&resourceVersion={_api.CurrentResourceVersion}&labelSelector={Injected}%3Dtrue&fieldSelector=status.phase%21%3DSucceeded");
+        Api.PutPod(Pod("web", "team-a", injected: false));
+        await using var watch = await WatchLines.OpenAsync(Api,
+            $"/api/v1/pods?watch=true&resourceVersion={Api.CurrentResourceVersion}&labelSelector={Injected}%3Dtrue&fieldSelector=status.phase%21%3DSucceeded");
 
-        _api.UpdatePod("team-a", "web", p => p.Metadata.Labels = new Dictionary<string, string> { [Injected] = "true" });
-        _api.UpdatePod("team-a", "web", p => p.Spec.NodeName = "node-1");
-        _api.UpdatePod("team-a", "web", p => p.Status.Phase = "Succeeded");
-        _api.PutPod(FakeKubernetesApiListTests.Pod("ignored", "team-a", injected: false));
-        _api.DeletePod("team-a", "web");
-        _api.PutPod(FakeKubernetesApiListTests.Pod("job", "team-b", injected: true));
+        Api.UpdatePod("team-a", "web", p => p.Metadata.Labels = new Dictionary<string, string> { [Injected] = "true" });
+        Api.UpdatePod("team-a", "web", p => p.Spec.NodeName = "node-1");
+        Api.UpdatePod("team-a", "web", p => p.Status.Phase = "Succeeded");
+        Api.PutPod(Pod("ignored", "team-a", injected: false));
+        Api.DeletePod("team-a", "web");
+        Api.PutPod(Pod("job", "team-b", injected: true));
 
         var events = await watch.NextChangesAsync(4);
         Assert.Equal(["ADDED web 2", "MODIFIED web 3", "DELETED web 4", "ADDED job 7"], events.Select(e => e.ToString()));
@@ -99,10 +82,10 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
     [Fact]
     public async Task Bookmarks_carry_only_kind_apiVersion_and_the_current_resourceVersion()
     {
-        _api.BookmarkInterval = TimeSpan.FromMilliseconds(50);
-        _api.PutPod(FakeKubernetesApiListTests.Pod("web", "team-a", injected: true));
-        _api.PutSecret(Secret("unrelated", "team-a"));
-        await using var watch = await WatchLines.OpenAsync(_api, "/api/v1/namespaces/team-a/pods?watch=true&resourceVersion=1&allowWatchBookmarks=true");
+        Api.BookmarkInterval = TimeSpan.FromMilliseconds(50);
+        Api.PutPod(Pod("web", "team-a", injected: true));
+        Api.PutSecret(Secret("unrelated", "team-a"));
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/pods?watch=true&resourceVersion=1&allowWatchBookmarks=true");
 
         var bookmark = await watch.NextEventAsync();
 
@@ -110,20 +93,20 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
         Assert.Equal("2", bookmark.ResourceVersion); // the global resourceVersion, moved on by a Secret
         Assert.Equal("{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"2\",\"creationTimestamp\":null},\"spec\":{\"containers\":null},\"status\":{}}", bookmark.Object.ToJsonString());
 
-        _api.DeletePod("team-a", "web");
+        Api.DeletePod("team-a", "web");
         Assert.Equal("DELETED web 3", (await watch.NextChangeAsync()).ToString());
     }
 
     [Fact]
     public async Task No_bookmarks_unless_asked()
     {
-        _api.BookmarkInterval = TimeSpan.FromMilliseconds(20);
-        await using var without = await WatchLines.OpenAsync(_api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=0");
-        await using var with = await WatchLines.OpenAsync(_api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=0&allowWatchBookmarks=true");
+        Api.BookmarkInterval = TimeSpan.FromMilliseconds(20);
+        await using var without = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=0");
+        await using var with = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=0&allowWatchBookmarks=true");
 
         // A bookmark on the other watch shows an interval has passed: one on this watch would now come first.
         Assert.Equal("BOOKMARK", (await with.NextEventAsync()).Type);
-        _api.PutSecret(Secret("a", "team-a"));
+        Api.PutSecret(Secret("a", "team-a"));
 
         Assert.Equal("ADDED", (await without.NextEventAsync()).Type);
     }
@@ -131,11 +114,11 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
     [Fact]
     public async Task A_resourceVersion_older_than_the_history_gets_one_ERROR_410_Expired_then_the_end()
     {
-        _api.PutSecret(Secret("a", "team-a"));
-        _api.UpdateSecret("team-a", "a", s => s.Type = "Opaque");
-        _api.Compact();
+        Api.PutSecret(Secret("a", "team-a"));
+        Api.UpdateSecret("team-a", "a", s => s.Type = "Opaque");
+        Api.Compact();
 
-        await using (var watch = await WatchLines.OpenAsync(_api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1"))
+        await using (var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1"))
         {
             Assert.Equal(HttpStatusCode.OK, watch.Response.StatusCode);
             var error = await watch.NextEventAsync();
@@ -145,19 +128,19 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
             Assert.Null(await watch.NextAsync());
         }
 
-        await using var current = await WatchLines.OpenAsync(_api, $"/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion={_api.CurrentResourceVersion}");
-        _api.DeleteSecret("team-a", "a");
+        await using var current = await WatchLines.OpenAsync(Api, $"/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion={Api.CurrentResourceVersion}");
+        Api.DeleteSecret("team-a", "a");
         Assert.Equal("DELETED a 3", (await current.NextChangeAsync()).ToString());
     }
 
     [Fact]
     public async Task The_history_is_bounded_by_HistoryLimit()
     {
-        _api.HistoryLimit = 2;
-        _api.PutSecrets(Secrets("team-a", "a", "b", "c", "d"));
+        Api.HistoryLimit = 2;
+        Api.PutSecrets(Secrets("team-a", "a", "b", "c", "d"));
 
-        await using var tooOld = await WatchLines.OpenAsync(_api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1");
-        await using var recent = await WatchLines.OpenAsync(_api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
+        await using var tooOld = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1");
+        await using var recent = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
 
         Assert.Equal("ERROR", (await tooOld.NextEventAsync()).Type);
         Assert.Equal(["ADDED c 3", "ADDED d 4"], (await recent.NextChangesAsync(2)).Select(e => e.ToString()));
@@ -166,24 +149,24 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
     [Fact]
     public async Task TimeoutSeconds_ends_the_stream_cleanly()
     {
-        await using var watch = await WatchLines.OpenAsync(_api, "/apis/coordination.k8s.io/v1/namespaces/team-a/leases?watch=true&timeoutSeconds=1");
+        await using var watch = await WatchLines.OpenAsync(Api, "/apis/coordination.k8s.io/v1/namespaces/team-a/leases?watch=true&timeoutSeconds=1");
 
         Assert.Null(await watch.NextAsync());
-        Assert.True(await Eventually.TrueAsync(() => _api.OpenWatchCount() == 0));
+        Assert.True(await Eventually.TrueAsync(() => Api.OpenWatchCount() == 0));
     }
 
     [Fact]
     public async Task CloseWatches_ends_open_streams_and_the_client_can_resume_from_its_last_resourceVersion()
     {
-        await using var first = await WatchLines.OpenAsync(_api, "/api/v1/namespaces?watch=true&resourceVersion=0");
-        _api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-a" } });
+        await using var first = await WatchLines.OpenAsync(Api, "/api/v1/namespaces?watch=true&resourceVersion=0");
+        Api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-a" } });
         var added = await first.NextChangeAsync();
 
-        _api.CloseWatches();
+        Api.CloseWatches();
         Assert.Null(await first.NextAsync());
-        _api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-b" } });
+        Api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-b" } });
 
-        await using var resumed = await WatchLines.OpenAsync(_api, $"/api/v1/namespaces?watch=true&resourceVersion={added.ResourceVersion}");
+        await using var resumed = await WatchLines.OpenAsync(Api, $"/api/v1/namespaces?watch=true&resourceVersion={added.ResourceVersion}");
         Assert.Equal("ADDED team-b 2", (await resumed.NextChangeAsync()).ToString());
         Assert.Equal("Namespace", added.Object["kind"]!.GetValue<string>());
     }
@@ -191,8 +174,8 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
     [Fact]
     public async Task SendInitialEvents_ends_the_initial_state_with_an_annotated_bookmark()
     {
-        _api.PutSecret(Secret("a", "team-a"));
-        await using var watch = await WatchLines.OpenAsync(_api,
+        Api.PutSecret(Secret("a", "team-a"));
+        await using var watch = await WatchLines.OpenAsync(Api,
             "/api/v1/namespaces/team-a/secrets?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true");
 
         Assert.Equal("ADDED a 1", (await watch.NextEventAsync()).ToString());
@@ -200,39 +183,39 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
         Assert.Equal("BOOKMARK", end.Type);
         Assert.Equal("true", end.Object["metadata"]!["annotations"]!["k8s.io/initial-events-end"]!.GetValue<string>());
 
-        await using var invalid = await WatchLines.OpenAsync(_api, "/api/v1/namespaces/team-a/secrets?watch=true&sendInitialEvents=true");
+        await using var invalid = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&sendInitialEvents=true");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, invalid.Response.StatusCode);
     }
 
     [Fact]
     public async Task Pods_changed_through_the_test_API_and_over_HTTP_produce_events()
     {
-        await using var watch = await WatchLines.OpenAsync(_api, $"/api/v1/pods?watch=true&resourceVersion=0&labelSelector={Injected}%3Dtrue");
-        _api.PutPod(FakeKubernetesApiListTests.Pod("pending", "team-a", injected: true));
-        _api.PutPod(FakeKubernetesApiListTests.Pod("running", "team-a", injected: true, node: "node-1"));
+        await using var watch = await WatchLines.OpenAsync(Api, $"/api/v1/pods?watch=true&resourceVersion=0&labelSelector={Injected}%3Dtrue");
+        Api.PutPod(Pod("pending", "team-a", injected: true));
+        Api.PutPod(Pod("running", "team-a", injected: true, node: "node-1"));
 
-        var deletedAtOnce = await _client.CoreV1.DeleteNamespacedPodAsync("pending", "team-a");
-        var terminating = await _client.CoreV1.DeleteNamespacedPodAsync("running", "team-a");
+        var deletedAtOnce = await Client.CoreV1.DeleteNamespacedPodAsync("pending", "team-a");
+        var terminating = await Client.CoreV1.DeleteNamespacedPodAsync("running", "team-a");
 
         Assert.Equal("pending", deletedAtOnce.Metadata.Name); // a Pod's DELETE answers the Pod
         Assert.Equal(0, deletedAtOnce.Metadata.DeletionGracePeriodSeconds);
         Assert.Equal(30, terminating.Metadata.DeletionGracePeriodSeconds);
-        Assert.Equal(_time.GetUtcNow().UtcDateTime.AddSeconds(30), terminating.Metadata.DeletionTimestamp);
-        Assert.NotNull(_api.GetPod("team-a", "running"));
+        Assert.Equal(Time.GetUtcNow().UtcDateTime.AddSeconds(30), terminating.Metadata.DeletionTimestamp);
+        Assert.NotNull(Api.GetPod("team-a", "running"));
 
-        _api.DeletePod("team-a", "running"); // the kubelet's final delete
+        Api.DeletePod("team-a", "running"); // the kubelet's final delete
         var events = await watch.NextChangesAsync(5);
         Assert.Equal(["ADDED pending 1", "ADDED running 2", "DELETED pending 3", "MODIFIED running 4", "DELETED running 5"], events.Select(e => e.ToString()));
         Assert.NotNull(events[3].Object["metadata"]!["deletionTimestamp"]);
-        Assert.Empty(_api.Pods);
+        Assert.Empty(Api.Pods);
     }
 
     [Fact]
     public async Task Leader_election_writes_show_up_on_a_lease_watch()
     {
-        await using var watch = await WatchLines.OpenAsync(_api, "/apis/coordination.k8s.io/v1/namespaces/quay-admission/leases?watch=true");
-        var holder = new LeaseLock(_client, "quay-admission", "refresher", "pod-1");
-        var now = _time.GetUtcNow().UtcDateTime;
+        await using var watch = await WatchLines.OpenAsync(Api, "/apis/coordination.k8s.io/v1/namespaces/quay-admission/leases?watch=true");
+        var holder = new LeaseLock(Client, "quay-admission", "refresher", "pod-1");
+        var now = Time.GetUtcNow().UtcDateTime;
 
         Assert.True(await holder.CreateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now, LeaseDurationSeconds = 15 }));
         Assert.True(await holder.UpdateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now.AddSeconds(5), LeaseDurationSeconds = 15 }));
@@ -249,7 +232,7 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var reading = Task.Run(async () =>
         {
-            await foreach (var (type, secret) in _client.CoreV1.WatchListNamespacedSecretAsync("team-a", resourceVersion: "0", cancellationToken: stop.Token))
+            await foreach (var (type, secret) in Client.CoreV1.WatchListNamespacedSecretAsync("team-a", resourceVersion: "0", cancellationToken: stop.Token))
             {
                 seen.Add((type, secret.Metadata.Name));
                 if (seen.Count == 2)
@@ -258,16 +241,13 @@ public sealed class FakeKubernetesApiWatchTests : IAsyncLifetime
                 }
             }
         });
-        Assert.True(await Eventually.TrueAsync(() => _api.OpenWatchCount("secrets.watch") == 1));
+        Assert.True(await Eventually.TrueAsync(() => Api.OpenWatchCount("secrets.watch") == 1));
 
-        _api.PutSecret(Secret("a", "team-a"));
-        _api.DeleteSecret("team-a", "a");
+        Api.PutSecret(Secret("a", "team-a"));
+        Api.DeleteSecret("team-a", "a");
         await reading.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal([(WatchEventType.Added, "a"), (WatchEventType.Deleted, "a")], seen);
     }
 
-    private static IEnumerable<V1Secret> Secrets(string ns, params string[] names) => names.Select(n => Secret(n, ns));
-
-    private static V1Secret Secret(string name, string ns) => new() { Metadata = new() { Name = name, NamespaceProperty = ns }, Type = "Opaque" };
 }
