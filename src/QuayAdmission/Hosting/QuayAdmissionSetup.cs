@@ -5,6 +5,7 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using QuayAdmission.Admission;
+using QuayAdmission.Background;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Observability;
@@ -30,6 +31,7 @@ public static class QuayAdmissionSetup
         AddValidatedOptions<ServerOptions, ServerOptionsValidator>(services, ServerOptions.Section);
         AddValidatedOptions<ScopeOptions, ScopeOptionsValidator>(services, ScopeOptions.Section);
         AddValidatedOptions<RefresherOptions, RefresherOptionsValidator>(services, RefresherOptions.Section);
+        AddValidatedOptions<BackgroundOptions, BackgroundOptionsValidator>(services, BackgroundOptions.Section);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IMemoryCache>(sp => new MemoryCache(new MemoryCacheOptions
@@ -39,15 +41,19 @@ public static class QuayAdmissionSetup
         }));
 
         services.AddQuayMetrics();
+        services.AddSingleton<BackgroundLoops>();
         services.AddKubernetesClient();
         services.AddSingleton<EventRecorder>();
         services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());
         services.AddSingleton<ScopeReader>();
         services.AddSingleton<RobotPolicy>();
+        services.AddSingleton<RobotResolver>();
         services.AddSingleton<QuayHttpClients>();
         services.AddSingleton<QuayFederationClient>();
         services.AddSingleton<TokenMinter>();
         services.AddSingleton<PullSecretStore>();
+        services.AddSingleton<ManagedSecretCache>();
+        services.AddHostedService(sp => sp.GetRequiredService<ManagedSecretCache>());
         services.AddSingleton<PullSecretProvisioner>();
         services.AddSingleton<PullSecretInjector>();
         services.AddSingleton<Refresher>();

@@ -31,7 +31,9 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     // One lock for all state: contention is irrelevant at test scale, and it keeps
     // resourceVersion, the stores, their histories, the watchers, the records and the faults consistent.
     private readonly Lock _gate = new();
-    private long _resourceVersion;
+    // etcd's revision is never 0: even a list of an empty store reports a real resourceVersion, and a
+    // watch from it must replay what follows ("0" would mean "start anywhere").
+    private long _resourceVersion = 1;
     private readonly List<RecordedRequest> _requests = [];
     private readonly Dictionary<string, OperationTraffic> _traffic = [];
     private readonly Dictionary<string, Fault> _faults = [];

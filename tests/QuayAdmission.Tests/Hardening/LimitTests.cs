@@ -24,7 +24,12 @@ public sealed class ExchangeLimitTests
     {
         const int limit = 4;
         const int keys = 50;
-        await using var host = await WebhookHost.StartAsync(new Dictionary<string, string?> { ["QuayAdmission:MaxConcurrentExchanges"] = limit.ToString(CultureInfo.InvariantCulture) });
+        // One namespace: its share is the whole limit here, so the global limit is what binds.
+        await using var host = await WebhookHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["QuayAdmission:MaxConcurrentExchanges"] = limit.ToString(CultureInfo.InvariantCulture),
+            ["QuayAdmission:MaxExchangesPerNamespace"] = limit.ToString(CultureInfo.InvariantCulture),
+        });
         var accounts = Enumerable.Range(0, keys).Select(i => $"sa-{i}").ToList();
         accounts.ForEach(sa => host.Trust(Robot, serviceAccount: sa));
         host.Quay.Behaviour = QuayBehaviour.Delay(TimeSpan.FromMilliseconds(500));
