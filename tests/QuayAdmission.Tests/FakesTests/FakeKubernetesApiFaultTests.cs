@@ -16,7 +16,7 @@ public sealed class FakeKubernetesApiFaultTests : FakeKubernetesApiFixture
     {
         Api.PutSecret(Secret("pull", "team-a"));
         var address = Api.BaseAddress;
-        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1");
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
         Assert.True(await Eventually.TrueAsync(() => Api.OpenWatchCount() == 1));
 
         await Api.StopAsync();
@@ -31,9 +31,9 @@ public sealed class FakeKubernetesApiFaultTests : FakeKubernetesApiFixture
 
         Assert.Equal(address, Api.BaseAddress);
         var read = await Client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a");
-        Assert.Equal("1", read.Metadata.ResourceVersion);
-        await using var resumed = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1");
-        Assert.Equal("ADDED while-down 2", (await resumed.NextChangeAsync()).ToString());
+        Assert.Equal("2", read.Metadata.ResourceVersion);
+        await using var resumed = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
+        Assert.Equal("ADDED while-down 3", (await resumed.NextChangeAsync()).ToString());
     }
 
     [Fact]
@@ -80,7 +80,7 @@ public sealed class FakeKubernetesApiFaultTests : FakeKubernetesApiFixture
 
         await using var working = await WatchLines.OpenAsync(Api, "/api/v1/secrets?watch=true");
         Api.PutSecret(Secret("a", "team-a"));
-        Assert.Equal("ADDED a 1", (await working.NextChangeAsync()).ToString());
+        Assert.Equal("ADDED a 2", (await working.NextChangeAsync()).ToString());
         Assert.Equal(3, Api.Count("secrets.watch"));
     }
 
@@ -100,7 +100,7 @@ public sealed class FakeKubernetesApiFaultTests : FakeKubernetesApiFixture
         Assert.Equal(list.Length + missingBytes, Api.TotalResponseBytes);
         Assert.Equal((1, (long)list.Length), Api.Traffic["secrets.list"]);
 
-        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/secrets?watch=true&resourceVersion=19");
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/secrets?watch=true&resourceVersion=20");
         var line = await watch.NextChangeAsync();
         Assert.Equal(line.Raw.Length + 1, Api.ResponseBytes("secrets.watch")); // with its newline
 
@@ -150,8 +150,8 @@ public sealed class FakeKubernetesApiFaultTests : FakeKubernetesApiFixture
         var changed = await Client.CoreV1.ReplaceNamespacedSecretAsync(created, "pull", "team-a");
 
         Assert.Equal(created.Metadata.ResourceVersion, same.Metadata.ResourceVersion);
-        Assert.Equal("MODIFIED pull 2", (await watch.NextChangeAsync()).ToString()); // the first replace sent no event
-        Assert.Equal("2", changed.Metadata.ResourceVersion);
+        Assert.Equal("MODIFIED pull 3", (await watch.NextChangeAsync()).ToString()); // the first replace sent no event
+        Assert.Equal("3", changed.Metadata.ResourceVersion);
     }
 
 }

@@ -28,12 +28,12 @@ public sealed class FakeKubernetesApiListTests : FakeKubernetesApiFixture
         Assert.Equal(["e"], Names(third));
         Assert.Null(third.Metadata.ContinueProperty);
         Assert.Null(third.Metadata.RemainingItemCount);
-        Assert.Equal("5", first.Metadata.ResourceVersion);
+        Assert.Equal("6", first.Metadata.ResourceVersion);
         Assert.All([second, third], page => Assert.Equal(first.Metadata.ResourceVersion, page.Metadata.ResourceVersion));
 
         var fresh = await Client.CoreV1.ListNamespacedSecretAsync("team-a");
         Assert.Equal(["a", "b", "bb", "d", "e"], Names(fresh));
-        Assert.Equal("7", fresh.Metadata.ResourceVersion);
+        Assert.Equal("8", fresh.Metadata.ResourceVersion);
         Assert.Null(fresh.Metadata.ContinueProperty);
     }
 
@@ -127,7 +127,7 @@ public sealed class FakeKubernetesApiListTests : FakeKubernetesApiFixture
         Assert.Equal(atOne, exact.Metadata.ResourceVersion);
         Assert.Equal(["b"], Names(any));
         Assert.Equal(["b"], Names(notOlder));
-        Assert.Equal("3", notOlder.Metadata.ResourceVersion);
+        Assert.Equal("4", notOlder.Metadata.ResourceVersion);
 
         var tooLarge = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.ListNamespacedSecretAsync("team-a", resourceVersion: "99"));
         Assert.Equal(HttpStatusCode.GatewayTimeout, tooLarge.Response.StatusCode);

@@ -71,7 +71,7 @@ public sealed class FakeKubernetesApiTests : FakeKubernetesApiFixture
         Assert.Equal(["a", "b"], managed.Items.Select(s => s.Metadata.Name));
         Assert.Equal(["a"], managedInA.Items.Select(s => s.Metadata.Name));
         Assert.Equal(["c"], withoutTier.Items.Select(s => s.Metadata.Name));
-        Assert.Equal("3", managed.Metadata.ResourceVersion);
+        Assert.Equal("4", managed.Metadata.ResourceVersion);
     }
 
     [Fact]

@@ -26,7 +26,7 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         await Client.CoreV1.DeleteNamespacedSecretAsync("b", "team-a");
 
         var events = await watch.NextChangesAsync(3);
-        Assert.Equal(["ADDED b 2", "MODIFIED a 4", "DELETED b 5"], events.Select(e => e.ToString()));
+        Assert.Equal(["ADDED b 3", "MODIFIED a 5", "DELETED b 6"], events.Select(e => e.ToString()));
         Assert.All(events, e => Assert.Equal(("Secret", "v1"), (e.Object["kind"]!.GetValue<string>(), e.Object["apiVersion"]!.GetValue<string>())));
         Assert.Equal(HttpStatusCode.OK, watch.Response.StatusCode);
         Assert.True(watch.Response.Headers.TransferEncodingChunked);
@@ -42,8 +42,8 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         var initial = await watch.NextChangesAsync(2);
         Api.DeleteSecret("team-a", "a");
 
-        Assert.Equal(["ADDED a 1", "ADDED b 2"], initial.Select(e => e.ToString()));
-        Assert.Equal("DELETED a 3", (await watch.NextChangeAsync()).ToString());
+        Assert.Equal(["ADDED a 2", "ADDED b 3"], initial.Select(e => e.ToString()));
+        Assert.Equal("DELETED a 4", (await watch.NextChangeAsync()).ToString());
     }
 
     [Fact]
@@ -53,9 +53,9 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         Api.PutSecret(Secret("b", "team-a"));
         Api.DeleteSecret("team-a", "a");
 
-        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1");
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
 
-        Assert.Equal(["ADDED b 2", "DELETED a 3"], (await watch.NextChangesAsync(2)).Select(e => e.ToString()));
+        Assert.Equal(["ADDED b 3", "DELETED a 4"], (await watch.NextChangesAsync(2)).Select(e => e.ToString()));
     }
 
     [Fact]
@@ -73,7 +73,7 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         Api.PutPod(Pod("job", "team-b", injected: true));
 
         var events = await watch.NextChangesAsync(4);
-        Assert.Equal(["ADDED web 2", "MODIFIED web 3", "DELETED web 4", "ADDED job 7"], events.Select(e => e.ToString()));
+        Assert.Equal(["ADDED web 3", "MODIFIED web 4", "DELETED web 5", "ADDED job 8"], events.Select(e => e.ToString()));
 
         // The DELETED of an object leaving the selection carries its last matching content at the new resourceVersion.
         Assert.Equal("Running", events[2].Object["status"]!["phase"]!.GetValue<string>());
@@ -85,16 +85,16 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         Api.BookmarkInterval = TimeSpan.FromMilliseconds(50);
         Api.PutPod(Pod("web", "team-a", injected: true));
         Api.PutSecret(Secret("unrelated", "team-a"));
-        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/pods?watch=true&resourceVersion=1&allowWatchBookmarks=true");
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/pods?watch=true&resourceVersion=2&allowWatchBookmarks=true");
 
         var bookmark = await watch.NextEventAsync();
 
         Assert.Equal("BOOKMARK", bookmark.Type);
-        Assert.Equal("2", bookmark.ResourceVersion); // the global resourceVersion, moved on by a Secret
-        Assert.Equal("{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"2\",\"creationTimestamp\":null},\"spec\":{\"containers\":null},\"status\":{}}", bookmark.Object.ToJsonString());
+        Assert.Equal("3", bookmark.ResourceVersion); // the global resourceVersion, moved on by a Secret
+        Assert.Equal("{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"3\",\"creationTimestamp\":null},\"spec\":{\"containers\":null},\"status\":{}}", bookmark.Object.ToJsonString());
 
         Api.DeletePod("team-a", "web");
-        Assert.Equal("DELETED web 3", (await watch.NextChangeAsync()).ToString());
+        Assert.Equal("DELETED web 4", (await watch.NextChangeAsync()).ToString());
     }
 
     [Fact]
@@ -118,19 +118,19 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         Api.UpdateSecret("team-a", "a", s => s.Type = "Opaque");
         Api.Compact();
 
-        await using (var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1"))
+        await using (var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2"))
         {
             Assert.Equal(HttpStatusCode.OK, watch.Response.StatusCode);
             var error = await watch.NextEventAsync();
             Assert.Equal("ERROR", error.Type);
             Assert.Equal(("Status", 410, "Expired"), (error.Object["kind"]!.GetValue<string>(), error.Object["code"]!.GetValue<int>(), error.Object["reason"]!.GetValue<string>()));
-            Assert.Equal("too old resource version: 1 (2)", error.Object["message"]!.GetValue<string>());
+            Assert.Equal("too old resource version: 2 (3)", error.Object["message"]!.GetValue<string>());
             Assert.Null(await watch.NextAsync());
         }
 
         await using var current = await WatchLines.OpenAsync(Api, $"/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion={Api.CurrentResourceVersion}");
         Api.DeleteSecret("team-a", "a");
-        Assert.Equal("DELETED a 3", (await current.NextChangeAsync()).ToString());
+        Assert.Equal("DELETED a 4", (await current.NextChangeAsync()).ToString());
     }
 
     [Fact]
@@ -139,11 +139,11 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         Api.HistoryLimit = 2;
         Api.PutSecrets(Secrets("team-a", "a", "b", "c", "d"));
 
-        await using var tooOld = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=1");
-        await using var recent = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
+        await using var tooOld = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
+        await using var recent = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=3");
 
         Assert.Equal("ERROR", (await tooOld.NextEventAsync()).Type);
-        Assert.Equal(["ADDED c 3", "ADDED d 4"], (await recent.NextChangesAsync(2)).Select(e => e.ToString()));
+        Assert.Equal(["ADDED c 4", "ADDED d 5"], (await recent.NextChangesAsync(2)).Select(e => e.ToString()));
     }
 
     [Fact]
@@ -167,7 +167,7 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         Api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-b" } });
 
         await using var resumed = await WatchLines.OpenAsync(Api, $"/api/v1/namespaces?watch=true&resourceVersion={added.ResourceVersion}");
-        Assert.Equal("ADDED team-b 2", (await resumed.NextChangeAsync()).ToString());
+        Assert.Equal("ADDED team-b 3", (await resumed.NextChangeAsync()).ToString());
         Assert.Equal("Namespace", added.Object["kind"]!.GetValue<string>());
     }
 
@@ -178,7 +178,7 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         await using var watch = await WatchLines.OpenAsync(Api,
             "/api/v1/namespaces/team-a/secrets?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true");
 
-        Assert.Equal("ADDED a 1", (await watch.NextEventAsync()).ToString());
+        Assert.Equal("ADDED a 2", (await watch.NextEventAsync()).ToString());
         var end = await watch.NextEventAsync();
         Assert.Equal("BOOKMARK", end.Type);
         Assert.Equal("true", end.Object["metadata"]!["annotations"]!["k8s.io/initial-events-end"]!.GetValue<string>());
@@ -205,7 +205,7 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
 
         Api.DeletePod("team-a", "running"); // the kubelet's final delete
         var events = await watch.NextChangesAsync(5);
-        Assert.Equal(["ADDED pending 1", "ADDED running 2", "DELETED pending 3", "MODIFIED running 4", "DELETED running 5"], events.Select(e => e.ToString()));
+        Assert.Equal(["ADDED pending 2", "ADDED running 3", "DELETED pending 4", "MODIFIED running 5", "DELETED running 6"], events.Select(e => e.ToString()));
         Assert.NotNull(events[3].Object["metadata"]!["deletionTimestamp"]);
         Assert.Empty(Api.Pods);
     }
@@ -221,7 +221,7 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         Assert.True(await holder.UpdateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now.AddSeconds(5), LeaseDurationSeconds = 15 }));
 
         var events = await watch.NextChangesAsync(2);
-        Assert.Equal(["ADDED refresher 1", "MODIFIED refresher 2"], events.Select(e => e.ToString()));
+        Assert.Equal(["ADDED refresher 2", "MODIFIED refresher 3"], events.Select(e => e.ToString()));
         Assert.Equal("pod-1", events[1].Object["spec"]!["holderIdentity"]!.GetValue<string>());
     }
 
