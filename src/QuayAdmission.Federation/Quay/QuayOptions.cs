@@ -41,7 +41,7 @@ public sealed class RegistryOptions
     public string EffectiveAudience => string.IsNullOrEmpty(Audience) ? Host : Audience;
 }
 
-internal sealed class QuayOptionsValidator : IValidateOptions<QuayOptions>
+public sealed class QuayOptionsValidator : IValidateOptions<QuayOptions>
 {
     public ValidateOptionsResult Validate(string? name, QuayOptions options)
     {
