@@ -16,7 +16,7 @@ if (!File.Exists(dll))
 
 var work = Directory.CreateTempSubdirectory("quay-admission-demo-").FullName;
 await using var kube = await FakeKubernetesApi.StartAsync(TimeProvider.System);
-await using var quay = await FakeQuay.StartAsync(TimeProvider.System);
+await using var quay = await FakeQuay.StartAsync(TimeProvider.System, https: true);
 var certificates = DevCertificates.Write(work);
 quay.TrustSubject("acme+puller", kube.Issuer, "system:serviceaccount:team-a:default");
 
@@ -30,6 +30,7 @@ await using var webhook = await WebhookProcess.StartAsync(dll, new Dictionary<st
     ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
     ["QuayAdmission__Registries__0__Host"] = quay.Host,
     ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+    ["QuayAdmission__Registries__0__CaFile"] = quay.WriteCaFile(Path.Combine(work, "quay-ca.pem")),
     ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
     ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
     ["Logging__Console__FormatterName"] = "simple",

@@ -1,5 +1,4 @@
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace QuayAdmission.Quay;
@@ -8,31 +7,41 @@ namespace QuayAdmission.Quay;
 /// One long-lived HttpClient per configured registry, each trusting that registry's CaFile and
 /// nothing else extra: a private CA for one Quay must not vouch for another host.
 /// </summary>
-public sealed class QuayHttpClients : IDisposable
+public sealed partial class QuayHttpClients : IDisposable
 {
+    // A token answer is a few KiB; a larger body is not Quay talking to us.
+    public const int MaxResponseBytes = 64 * 1024;
+
     private readonly Dictionary<string, HttpClient> clients = new(StringComparer.OrdinalIgnoreCase);
 
-    public QuayHttpClients(IOptions<QuayOptions> options)
+    public QuayHttpClients(IOptions<QuayOptions> options, ILogger<QuayHttpClients> logger)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var settings = options.Value;
         foreach (var registry in settings.Registries)
         {
+            if (registry.IsInsecure)
+                InsecureRegistry(logger, registry.Host, registry.EffectiveFederationUrl);
             var handler = new SocketsHttpHandler
             {
                 // Renew connections now and then so a Quay behind changing DNS is followed.
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 MaxConnectionsPerServer = settings.MaxConcurrentExchanges,
                 ConnectTimeout = settings.ExchangeTimeout,
+                // A redirect could carry the ServiceAccount token to a host nobody allow-listed.
                 AllowAutoRedirect = false,
             };
             if (!string.IsNullOrEmpty(registry.CaFile))
-                handler.SslOptions.RemoteCertificateValidationCallback = TrustAlso(LoadPem(registry.CaFile));
-            // A token answer is a few KiB; a larger body is not Quay talking to us.
-            clients[registry.Host] = new HttpClient(handler) { Timeout = settings.ExchangeTimeout, MaxResponseContentBufferSize = 64 * 1024 };
+                handler.SslOptions.CertificateChainPolicy = RegistryTrust.ChainPolicy(registry.CaFile);
+            clients[registry.Host] = new HttpClient(handler) { Timeout = settings.ExchangeTimeout, MaxResponseContentBufferSize = MaxResponseBytes };
         }
     }
 
-    public HttpClient For(RegistryOptions registry) => clients[registry.Host];
+    public HttpClient For(RegistryOptions registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        return clients[registry.Host];
+    }
 
     public void Dispose()
     {
@@ -40,25 +49,7 @@ public sealed class QuayHttpClients : IDisposable
             client.Dispose();
     }
 
-    private static X509Certificate2Collection LoadPem(string path)
-    {
-        var certificates = new X509Certificate2Collection();
-        certificates.ImportFromPemFile(path);
-        return certificates;
-    }
-
-    private static RemoteCertificateValidationCallback TrustAlso(X509Certificate2Collection roots) =>
-        (_, certificate, _, errors) =>
-        {
-            if (errors == SslPolicyErrors.None)
-                return true;
-            // Only a chain that fails the system roots may be rescued by the registry's CA; a wrong name never is.
-            if (errors != SslPolicyErrors.RemoteCertificateChainErrors || certificate is null)
-                return false;
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-        };
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Warning,
+        Message = "INSECURE: registry {Host} is reached over plain http ({FederationUrl}): ServiceAccount tokens travel in clear text. AllowInsecureHttp is for local testing only")]
+    private static partial void InsecureRegistry(ILogger logger, string host, Uri federationUrl);
 }

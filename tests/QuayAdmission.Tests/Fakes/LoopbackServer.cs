@@ -35,7 +35,7 @@ internal sealed class LoopbackServer : IAsyncDisposable
     /// <summary>Cancelled when disposal starts, so handlers that wait forever can give up at once.</summary>
     public CancellationToken Stopping => _stopping.Token;
 
-    public static async Task<LoopbackServer> StartAsync(RequestDelegate handler, X509Certificate2? certificate, CancellationToken ct)
+    public static async Task<LoopbackServer> StartAsync(RequestDelegate handler, X509Certificate2? certificate, CancellationToken ct, X509Certificate2Collection? chain = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
 
@@ -46,7 +46,12 @@ internal sealed class LoopbackServer : IAsyncDisposable
         if (certificate is not null)
         {
             builder.WebHost.UseKestrelHttpsConfiguration();
-            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate));
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h =>
+            {
+                h.ServerCertificate = certificate;
+                // Intermediates sent in the handshake, as a server whose CA is not a root does.
+                h.ServerCertificateChain = chain;
+            }));
         }
 
         var app = builder.Build();
