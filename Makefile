@@ -33,7 +33,8 @@ test: provider
 demo:
 	$(DOTNET) build QuayAdmission.sln -c $(CONFIGURATION) -v quiet -nologo
 	$(DOTNET) run --project tests/QuayAdmission.Demo -c $(CONFIGURATION) --no-build -- \
-	  src/QuayAdmission/bin/$(CONFIGURATION)/net10.0/QuayAdmission.dll
+	  src/QuayAdmission/bin/$(CONFIGURATION)/net10.0/QuayAdmission.dll \
+	  src/QuayAdmission.CredentialProvider/bin/$(CONFIGURATION)/net10.0/quay-credential-provider.dll
 
 # The webhook against the current kube context (KUBECONFIG or ~/.kube/config), on loopback ports.
 QUAY_HOST ?= quay.io

@@ -74,6 +74,10 @@ using (var health = new HttpClient())
 Heading("What the webhook logged");
 lock (webhookLog)
     webhookLog.ForEach(l => Console.WriteLine("  " + l));
+
+Heading("The kubelet credential provider, the second mode: same Quay, same annotation (on the ServiceAccount), no Secret");
+await ProviderDemo.RunAsync(Path.GetFullPath(args.ElementAtOrDefault(1) ?? "src/QuayAdmission.CredentialProvider/bin/Release/net10.0/quay-credential-provider.dll"),
+    kube, quay, Path.Combine(work, "quay-ca.pem"), work);
 return 0;
 
 async Task Admit(string title, string podJson, bool dryRun)
