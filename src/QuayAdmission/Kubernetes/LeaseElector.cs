@@ -47,7 +47,7 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
 
     private async Task AcquireAsync(Func<bool> healthy, CancellationToken stopping)
     {
-        while (!(healthy() && await TryAcquireOrRenewAsync(stopping)))
+        while (!(healthy() && await TryAcquireOrRenewAsync(settings.RenewDeadline, stopping)))
             await Task.Delay(settings.RetryPeriod, time, stopping);
     }
 
@@ -70,7 +70,9 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
                     KubernetesLog.Stalled(logger, settings.Identity, settings.Name);
                     break;
                 }
-                if (await TryAcquireOrRenewAsync(stopping))
+                // A renewal gets only what is left of the deadline: a hung request must not keep this replica leading past it.
+                var left = lastRenewal + settings.RenewDeadline - time.GetUtcNow();
+                if (left > TimeSpan.Zero && await TryAcquireOrRenewAsync(left, stopping))
                 {
                     lastRenewal = time.GetUtcNow();
                 }
@@ -99,10 +101,10 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
         return release;
     }
 
-    private async Task<bool> TryAcquireOrRenewAsync(CancellationToken stopping)
+    private async Task<bool> TryAcquireOrRenewAsync(TimeSpan budget, CancellationToken stopping)
     {
-        // One attempt may not outlast the renew deadline, whatever the client's own timeout.
-        using var attempt = new CancellationTokenSource(settings.RenewDeadline, time);
+        // The client's own timeout may be longer than the election can wait.
+        using var attempt = new CancellationTokenSource(budget, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, attempt.Token);
         try
         {
