@@ -202,9 +202,12 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
             var lease = await kubernetes.CoordinationV1.ReadNamespacedLeaseAsync(settings.Name, settings.Namespace, cancellationToken: budget.Token);
             if (lease.Spec?.HolderIdentity != settings.Identity)
                 return;
+            // As client-go releases: holder empty, a one-second duration, renew and acquire time now.
+            var now = time.GetUtcNow().UtcDateTime;
             lease.Spec.HolderIdentity = null;
             lease.Spec.LeaseDurationSeconds = 1;
-            lease.Spec.RenewTime = time.GetUtcNow().UtcDateTime;
+            lease.Spec.AcquireTime = now;
+            lease.Spec.RenewTime = now;
             await kubernetes.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, settings.Name, settings.Namespace, cancellationToken: budget.Token);
             KubernetesLog.Released(logger, settings.Identity, settings.Name);
         }
