@@ -67,34 +67,32 @@ internal sealed class Election : IAsyncDisposable
         return joined;
     }
 
-    /// <summary>
-    /// Advances the clock by one RetryPeriod and waits for every running candidate to be parked again,
-    /// or only <paramref name="parked"/> of them when some are meant to hang in a request.
-    /// </summary>
-    public async Task StepAsync(int? parked = null)
+    /// <summary>Advances the clock by one RetryPeriod and waits for every running candidate to be parked again.</summary>
+    public async Task StepAsync()
     {
         Clock.Advance(RetryPeriod);
-        await SettleAsync(parked);
+        await SettleAsync();
     }
 
-    /// <summary>Steps until <paramref name="elapsed"/> has passed since the start.</summary>
-    public async Task StepToAsync(TimeSpan elapsed, int? parked = null)
+    /// <summary>Steps until at least <paramref name="elapsed"/> has passed since the start.</summary>
+    public async Task StepToAsync(TimeSpan elapsed)
     {
         while (Clock.Elapsed < elapsed)
-            await StepAsync(parked);
+            await StepAsync();
     }
 
-    public async Task SettleAsync(int? parked = null)
+    private async Task SettleAsync()
     {
-        var expected = parked ?? candidates.Count(c => c.IsRunning);
+        var expected = candidates.Count(c => c.IsRunning);
         Assert.True(
             await Eventually.TrueAsync(() => Clock.Waiting(d => d == RetryPeriod || d == Cooldown) == expected && candidates.All(c => c.HasStartedItsWork)),
-            $"at {Clock.Elapsed} not all {expected} candidates parked on the clock; {Describe()}");
+            $"not all {expected} candidates parked on the clock {Describe()}");
     }
 
     /// <summary>The candidates' logs and the API's requests, for failure messages.</summary>
     public string Describe() =>
-        string.Join("\n", candidates.SelectMany(c => c.Log.GetSnapshot().Select(r => $"{Clock.Elapsed} {c.Identity}: {r.Message}")))
+        $"at {Clock.Elapsed}:\n"
+        + string.Join("\n", candidates.SelectMany(c => c.Log.GetSnapshot().Select(r => $"{c.Identity}: {r.Message}")))
         + "\nrequests: " + string.Join(", ", Kube.Requests.Select(r => $"{r.Operation}@{r.At - Clock.Start}"));
 
     public async ValueTask DisposeAsync()

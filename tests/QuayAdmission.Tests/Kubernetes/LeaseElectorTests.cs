@@ -81,9 +81,9 @@ public sealed class LeaseElectorTests
         Assert.True(a.Working);
 
         await BreakAsync(election.Kube, fault, a);
-        await election.StepToAsync(RenewDeadline - RetryPeriod * 0.5); // 8 s: within the deadline
+        await election.StepToAsync(TimeSpan.FromSeconds(8)); // within the deadline
         Assert.True(a.Working, election.Describe());
-        await election.StepAsync(); // 12 s: past it
+        await election.StepAsync(); // 12 s: past it, no renewal since 0 s
         Assert.False(a.Working, election.Describe());
         Assert.False(a.IsLeader);
 
@@ -102,7 +102,7 @@ public sealed class LeaseElectorTests
         election.Kube.SetFault("leases.update", Fault.Hang);
 
         election.Clock.Advance(RetryPeriod); // 4 s: the renewal hangs
-        await election.Kube.WaitForCountAsync("leases.update", 1);
+        await election.Kube.WaitForCountAsync("leases.update", 1).WaitAsync(TimeSpan.FromSeconds(10));
         election.Clock.Advance(RetryPeriod); // 8 s
         Assert.True(a.Working);
 
@@ -118,7 +118,7 @@ public sealed class LeaseElectorTests
         var b = await election.JoinAsync("b");
         a.Network.Cut = true;
 
-        await election.StepToAsync(RenewDeadline); // 12 s
+        await election.StepToAsync(RenewDeadline); // 12 s: a gave up at its deadline, b waits for expiry
         Assert.False(a.Working);
         Assert.Equal("a", election.Holder);
         Assert.Equal(0, b.Terms);
@@ -228,6 +228,7 @@ public sealed class LeaseElectorTests
             await election.StepAsync();
             Assert.False(a.IsLeader);
             Assert.Equal(0, a.Terms);
+            Assert.Null(election.Holder);
         }
 
         election.Kube.ClearFaults();

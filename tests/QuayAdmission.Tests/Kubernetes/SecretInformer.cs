@@ -10,7 +10,7 @@ using QuayAdmission.Tests.Support;
 namespace QuayAdmission.Tests.Kubernetes;
 
 /// <summary>What the test informer keeps of a Secret: its key and the value of one annotation.</summary>
-internal sealed record Item(string Key, string? Value);
+internal sealed record SecretItem(string Key, string? Value);
 
 /// <summary>
 /// An informer over the stand-in's managed Secrets, run by the real supervisor on a fake clock, the
@@ -35,20 +35,17 @@ internal sealed class SecretInformer : IAsyncDisposable
     private readonly k8s.Kubernetes client;
     private readonly BackgroundLoops loops;
     private readonly Lock gate = new();
-    private readonly List<(Item? Old, Item? New)> changes = [];
+    private readonly List<(SecretItem? Old, SecretItem? New)> changes = [];
     private Task run = Task.CompletedTask;
 
-    private SecretInformer(TestClock clock, FakeKubernetesApi kube, TimeSpan? clientTimeout, Func<InformerSource<V1Secret>, InformerSource<V1Secret>>? source)
+    private SecretInformer(TestClock clock, FakeKubernetesApi kube, Func<InformerSource<V1Secret>, InformerSource<V1Secret>>? source)
     {
         Clock = clock;
         Kube = kube;
-        var config = kube.ClientConfiguration();
-        if (clientTimeout is { } timeout)
-            config.HttpClientTimeout = timeout;
-        client = new k8s.Kubernetes(config);
+        client = new k8s.Kubernetes(kube.ClientConfiguration());
         loops = new BackgroundLoops(metrics.Metrics, Options.Create(Backoff), clock, NullLogger<BackgroundLoops>.Instance);
         var secrets = InformerSources.Secrets(PullSecretStore.ManagedSelector);
-        Informer = new Informer<V1Secret, Item>(client, source?.Invoke(secrets) ?? secrets, Project, Watch, metrics.Metrics, clock);
+        Informer = new Informer<V1Secret, SecretItem>(client, source?.Invoke(secrets) ?? secrets, Project, Watch, metrics.Metrics, clock);
         Informer.Changed += (old, @new) =>
         {
             lock (gate)
@@ -60,11 +57,18 @@ internal sealed class SecretInformer : IAsyncDisposable
 
     public FakeKubernetesApi Kube { get; }
 
-    public Informer<V1Secret, Item> Informer { get; }
+    public Informer<V1Secret, SecretItem> Informer { get; }
 
     public LoopProgress Progress => loops.Progress(Loop);
 
-    public IReadOnlyList<(Item? Old, Item? New)> Changes
+    /// <summary>The client's timeout (KubernetesClient's 100 s unless a test shortens it; production uses 15 s).</summary>
+    public TimeSpan ClientTimeout
+    {
+        get => client.HttpClientTimeout;
+        set => client.HttpClientTimeout = value;
+    }
+
+    public IReadOnlyList<(SecretItem? Old, SecretItem? New)> Changes
     {
         get
         {
@@ -77,10 +81,10 @@ internal sealed class SecretInformer : IAsyncDisposable
     /// A stand-in API and an informer that is not running yet. <paramref name="source"/> can wrap
     /// what the informer lists and watches, to act between the pages of a list.
     /// </summary>
-    public static async Task<SecretInformer> CreateAsync(TimeSpan? clientTimeout = null, Func<InformerSource<V1Secret>, InformerSource<V1Secret>>? source = null)
+    public static async Task<SecretInformer> CreateAsync(Func<InformerSource<V1Secret>, InformerSource<V1Secret>>? source = null)
     {
         var clock = new TestClock();
-        return new SecretInformer(clock, await FakeKubernetesApi.StartAsync(clock), clientTimeout, source);
+        return new SecretInformer(clock, await FakeKubernetesApi.StartAsync(clock), source);
     }
 
     /// <summary>Starts the informer under its supervisor and waits until it has listed and is watching.</summary>
@@ -109,10 +113,10 @@ internal sealed class SecretInformer : IAsyncDisposable
     public async Task UntilAsync(Func<bool> condition, string what) =>
         Assert.True(await Eventually.TrueAsync(condition), $"never {what}; requests: {string.Join(", ", Kube.Requests.Select(r => r.Operation))}");
 
-    public static Item Expected(string name, string value) => new($"{Namespace}/{name}", value);
+    public static SecretItem Expected(string name, string value) => new($"{Namespace}/{name}", value);
 
     /// <summary>One Changed notification as the tests expect it: (null, x) added, (x, null) removed.</summary>
-    public static (Item? Old, Item? New) Change(Item? old, Item? @new) => (old, @new);
+    public static (SecretItem? Old, SecretItem? New) Change(SecretItem? old, SecretItem? @new) => (old, @new);
 
     public static V1Secret Secret(string name, string value = "1", bool managed = true) => new()
     {
@@ -137,8 +141,8 @@ internal sealed class SecretInformer : IAsyncDisposable
         stopping.Dispose();
     }
 
-    private static Item? Project(V1Secret secret) =>
+    private static SecretItem? Project(V1Secret secret) =>
         secret.Metadata.Labels?.ContainsKey(SkipLabel) == true
             ? null
-            : new Item($"{secret.Metadata.NamespaceProperty}/{secret.Metadata.Name}", (secret.Metadata.Annotations?.TryGetValue(ValueAnnotation, out var value) == true ? value : null));
+            : new SecretItem($"{secret.Metadata.NamespaceProperty}/{secret.Metadata.Name}", secret.Metadata.Annotations?.TryGetValue(ValueAnnotation, out var value) == true ? value : null);
 }
