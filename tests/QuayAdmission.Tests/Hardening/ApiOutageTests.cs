@@ -10,8 +10,8 @@ namespace QuayAdmission.Tests.Hardening;
 
 /// <summary>
 /// The whole background half through an API outage of every kind: the process stays up, /mutate
-/// keeps answering, and once the API is back every loop recovers by itself within one backoff
-/// period. Recovery is read from the API's state (the Lease renewed, the missing Secret written,
+/// keeps answering, and once the API is back every loop recovers by itself as its backoff runs
+/// out (the test steps the clock through it). Recovery is read from the API's state (the Lease renewed, the missing Secret written,
 /// an Event recorded), never from a second admission that would redo the work.
 /// </summary>
 [Collection(SerialTests.Name)]
@@ -64,10 +64,16 @@ public sealed class ApiOutageTests
         Assert.False(host.Factory.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
 
         await EndAsync(host, outage);
-        host.Time.Advance(BackoffMax); // one backoff period: every loop is due again
 
-        Assert.True(await Eventually.TrueAsync(() => host.Kube.GetSecret("team-a", name) is { } back && back.Metadata.Uid != lost.Metadata.Uid
-            && PullSecretManifest.ExpiresAt(back) is not null, TimeSpan.FromSeconds(20)), "the Secret the Pod lists was not re-created");
+        // A loop whose last failing call (up to a client timeout, in real time) was still under way
+        // when the API came back starts its backoff only then: step the clock until it recovers.
+        Assert.True(await Eventually.TrueAsync(() =>
+        {
+            if (host.Kube.GetSecret("team-a", name) is { } back && back.Metadata.Uid != lost.Metadata.Uid && PullSecretManifest.ExpiresAt(back) is not null)
+                return true;
+            host.Time.Advance(TimeSpan.FromMilliseconds(100));
+            return false;
+        }, TimeSpan.FromSeconds(30)), "the Secret the Pod lists was not re-created");
         Assert.True(await Eventually.TrueAsync(() =>
         {
             host.Time.Advance(TimeSpan.FromMilliseconds(200)); // the elector renews every RetryPeriod
