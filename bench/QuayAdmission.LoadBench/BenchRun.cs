@@ -76,7 +76,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         Trust(quay, kube, ColdNamespace, ColdServiceAccounts());
         Trust(quay, kube, ManyNamespace, ManyServiceAccounts());
 
-        var webhookEnvironment = WebhookEnvironment(kube, quay, certificates, work);
+        var webhookEnvironment = WebhookEnvironment(kube, quay, certificates, work, extraEnvironment);
         results.ExtraEnvironment = extraEnvironment;
         var webhookDirectory = Path.GetDirectoryName(webhookDll)!;
         results.WebhookGc = GcMode(webhookDll, extraEnvironment);
@@ -144,7 +144,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         await using var quay = await FakeQuay.StartAsync(TimeProvider.System, ct: ct);
         var certificates = DevCertificates.Write(work);
         Trust(quay, kube, WarmNamespace, ["default"]);
-        await using var webhook = await StartWebhookAsync(WebhookEnvironment(kube, quay, certificates, work), Path.GetDirectoryName(webhookDll)!, "webhook-soak", ct);
+        await using var webhook = await StartWebhookAsync(WebhookEnvironment(kube, quay, certificates, work, extraEnvironment), Path.GetDirectoryName(webhookDll)!, "webhook-soak", ct);
         var target = new Target("webhook", webhook, TrustOnly(certificates.Ca));
         var pod = BenchPods.Pod(WarmNamespace, "default", Robot);
         var requests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(pod, webhook.HttpsPort)).ToList();
@@ -153,7 +153,9 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         Progress($"{run.RequestsPerSecond:N0} req/s, {run.CpuMicrosecondsPerRequest:N0} µs server CPU per request, p99 {run.Latency.P99:0.00} ms, {run.Errors} errors {run.FirstError}");
     }
 
-    private Dictionary<string, string> WebhookEnvironment(FakeKubernetesApi kube, FakeQuay quay, DevCertificates certificates, string work)
+    /// <summary>The webhook's configuration, as a pod's environment would carry it, pointed at the stand-ins on loopback.</summary>
+    internal static Dictionary<string, string> WebhookEnvironment(
+        FakeKubernetesApi kube, FakeQuay quay, DevCertificates certificates, string work, IReadOnlyDictionary<string, string> extraEnvironment)
     {
         var environment = new Dictionary<string, string>
         {
@@ -337,7 +339,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
     };
 
     /// <summary>The GC the webhook runs with: its runtimeconfig.json, unless the extra environment overrides it.</summary>
-    private static string GcMode(string dll, IReadOnlyDictionary<string, string> environment)
+    internal static string GcMode(string dll, IReadOnlyDictionary<string, string> environment)
     {
         if (environment.TryGetValue("DOTNET_gcServer", out var overridden))
             return overridden == "1" ? "server GC (DOTNET_gcServer=1)" : "workstation GC (DOTNET_gcServer=0)";

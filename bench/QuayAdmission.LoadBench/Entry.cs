@@ -4,7 +4,8 @@ using System.Runtime.InteropServices;
 namespace QuayAdmission.LoadBench;
 
 /// <summary>
-/// <c>run</c>: the benchmark (bench/run.sh passes the options); <c>floor</c>: the bare Kestrel floor;
+/// <c>run</c>: the benchmark (bench/run.sh passes the options); <c>scale</c>: the refresher scale
+/// scenario, whose section <c>run</c> includes; <c>floor</c>: the bare Kestrel floor;
 /// <c>host</c>: the webhook hosted in this process, for the allocation count. The last two are
 /// started by <c>run</c> as child processes.
 /// </summary>
@@ -12,8 +13,10 @@ internal static class Entry
 {
     private const string Usage = """
         usage: QuayAdmission.LoadBench run --webhook <QuayAdmission.dll> --out <dir> --doc <benchmarks.md>
-                 [--micro <report.md>] [--notes <notes.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
+                 [--micro <report.md>] [--scale <section.md>] [--notes <notes.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
                  [--webhook-env NAME=VALUE]...   (extra environment for the webhook, e.g. to try a GC setting)
+               QuayAdmission.LoadBench scale --webhook <QuayAdmission.dll> --out <dir> --section <section.md> [--quick] [--webhook-env NAME=VALUE]...
+                 (the refresher at scale; writes the section `run --scale` includes)
                QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
                  (the webhook alone at saturation, its pid printed first, for dotnet-trace or dotnet-counters)
                QuayAdmission.LoadBench floor   (FLOOR_CERT, FLOOR_KEY, FLOOR_HTTPS_PORT, FLOOR_HEALTH_PORT)
@@ -32,6 +35,8 @@ internal static class Entry
                 return 0;
             case "run":
                 return await RunAsync(Options(args.Skip(1).ToList(), out var extraEnvironment), extraEnvironment);
+            case "scale":
+                return await ScaleAsync(Options(args.Skip(1).ToList(), out var scaleEnvironment), scaleEnvironment);
             case "soak":
                 return await SoakAsync(Options(args.Skip(1).ToList(), out var soakEnvironment), soakEnvironment);
             default:
@@ -76,6 +81,7 @@ internal static class Entry
 
         var micro = options.TryGetValue("micro", out var microFile) && File.Exists(microFile) ? await File.ReadAllTextAsync(microFile) : null;
         var notes = options.TryGetValue("notes", out var notesFile) && File.Exists(notesFile) ? await File.ReadAllTextAsync(notesFile) : null;
+        var scale = options.TryGetValue("scale", out var scaleFile) && File.Exists(scaleFile) ? await File.ReadAllTextAsync(scaleFile) : null;
         var context = new RunContext(
             options.GetValueOrDefault("command", "make bench"),
             options.GetValueOrDefault("sdk", "unknown"),
@@ -83,6 +89,7 @@ internal static class Entry
             loadAtStart,
             Report.LoadAverage(),
             micro,
+            scale,
             notes,
             clock.Elapsed + TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("elapsed-before", "0"), System.Globalization.CultureInfo.InvariantCulture)));
         var markdown = Report.Write(results, context, run.Failures);
@@ -95,6 +102,46 @@ internal static class Entry
         }
         await File.WriteAllTextAsync(doc, markdown);
         BenchRun.Progress($"wrote {doc}");
+        return 0;
+
+        void Cancel(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    private static async Task<int> ScaleAsync(Dictionary<string, string> options, Dictionary<string, string> extraEnvironment)
+    {
+        if (!options.TryGetValue("webhook", out var webhook) || !options.TryGetValue("out", out var output) || !options.TryGetValue("section", out var section))
+        {
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+        using var stop = new CancellationTokenSource();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        var settings = options.ContainsKey("quick") ? ScaleSettings.Quick : new ScaleSettings();
+        var scale = new RefresherScale(settings, Path.GetFullPath(webhook), Path.GetFullPath(output), extraEnvironment);
+        ScaleResults results;
+        try
+        {
+            results = await scale.RunAsync(stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            BenchRun.Progress("stopped");
+            return 130;
+        }
+
+        var markdown = ScaleReport.Write(results, scale.Failures);
+        await File.WriteAllTextAsync(section, markdown);
+        Console.Write(markdown);
+        if (scale.Failures.Count > 0)
+        {
+            BenchRun.Progress($"{scale.Failures.Count} check(s) of the scale scenario failed");
+            return 1;
+        }
         return 0;
 
         void Cancel(PosixSignalContext signal)
