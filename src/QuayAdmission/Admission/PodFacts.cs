@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using QuayAdmission.Kubernetes;
 using QuayAdmission.Patching;
 using QuayAdmission.PullSecrets;
 
@@ -9,7 +9,7 @@ namespace QuayAdmission.Admission;
 /// The few fields of the raw Pod JSON the decision reads, checked before any token work: types,
 /// UTF-8, and names that go into API paths (KubernetesClient does not escape them).
 /// </summary>
-public sealed partial record PodFacts(
+public sealed record PodFacts(
     PullSecretList PullSecrets,
     string Namespace,
     string DisplayName,
@@ -28,7 +28,7 @@ public sealed partial record PodFacts(
         var metadata = OptionalObject(pod, "metadata", "metadata");
         var ns = NonEmpty(request.Namespace) ?? NonEmpty(OptionalString(metadata, "namespace", "metadata.namespace"))
             ?? throw new PodShapeException("the request names no namespace");
-        if (!DnsLabel().IsMatch(ns))
+        if (!KubernetesNames.IsDnsLabel(ns))
             throw new PodShapeException("the namespace is not a valid name");
         var name = NonEmpty(request.Name) ?? NonEmpty(OptionalString(metadata, "name", "metadata.name"));
         var displayName = name ?? (OptionalString(metadata, "generateName", "metadata.generateName") is { Length: > 0 } prefix ? prefix + "*" : "(unnamed)");
@@ -36,7 +36,7 @@ public sealed partial record PodFacts(
         var annotations = OptionalObject(metadata, "annotations", "metadata.annotations");
         var spec = OptionalObject(pod, "spec", "spec");
         var serviceAccount = NonEmpty(OptionalString(spec, "serviceAccountName", "spec.serviceAccountName")) ?? DefaultServiceAccount;
-        if (serviceAccount.Length > 253 || !DnsSubdomain().IsMatch(serviceAccount))
+        if (!KubernetesNames.IsDnsSubdomain(serviceAccount))
             throw new PodShapeException("spec.serviceAccountName is not a valid name");
 
         return new PodFacts(
@@ -64,10 +64,4 @@ public sealed partial record PodFacts(
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
-
-    [GeneratedRegex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant)]
-    private static partial Regex DnsLabel();
-
-    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", RegexOptions.CultureInvariant)]
-    private static partial Regex DnsSubdomain();
 }

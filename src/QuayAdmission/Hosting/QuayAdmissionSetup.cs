@@ -6,6 +6,7 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using QuayAdmission.Admission;
+using QuayAdmission.Background;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Observability;
@@ -31,6 +32,7 @@ public static class QuayAdmissionSetup
         services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateWith<ServerOptions, ServerOptionsValidator>();
         services.AddOptions<ScopeOptions>().BindConfiguration(ScopeOptions.Section).ValidateWith<ScopeOptions, ScopeOptionsValidator>();
         services.AddOptions<RefresherOptions>().BindConfiguration(RefresherOptions.Section).ValidateWith<RefresherOptions, RefresherOptionsValidator>();
+        services.AddOptions<BackgroundOptions>().BindConfiguration(BackgroundOptions.Section).ValidateWith<BackgroundOptions, BackgroundOptionsValidator>();
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IMemoryCache>(sp => new MemoryCache(new MemoryCacheOptions
@@ -40,6 +42,7 @@ public static class QuayAdmissionSetup
         }));
 
         services.AddQuayMetrics();
+        services.AddSingleton<BackgroundLoops>();
         services.AddKubernetesClient();
         services.AddSingleton<EventRecorder>();
         services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using k8s;
 using k8s.Models;
+using QuayAdmission.Background;
 
 namespace QuayAdmission.Kubernetes;
 
@@ -9,7 +10,7 @@ namespace QuayAdmission.Kubernetes;
 /// queue, dropped when full), and each (object, reason) is recorded at most once per
 /// <see cref="Interval"/>, so a burst of Pods or a retry loop does not flood the API.
 /// </summary>
-public sealed class EventRecorder(IKubernetes kubernetes, TimeProvider time, ILogger<EventRecorder> logger) : BackgroundService
+public sealed class EventRecorder(IKubernetes kubernetes, BackgroundLoops loops, TimeProvider time) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(10);
 
@@ -58,17 +59,21 @@ public sealed class EventRecorder(IKubernetes kubernetes, TimeProvider time, ILo
         });
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => loops.RunAsync("events", SendAsync, stoppingToken);
+
+    private async Task SendAsync(LoopProgress progress, CancellationToken stoppingToken)
     {
         await foreach (var item in queue.Reader.ReadAllAsync(stoppingToken))
         {
             try
             {
                 await kubernetes.CoreV1.CreateNamespacedEventAsync(item, item.Metadata.NamespaceProperty, cancellationToken: stoppingToken);
+                progress.Succeeded();
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                KubernetesLog.EventFailed(logger, item.InvolvedObject.Kind, item.Metadata.NamespaceProperty, item.InvolvedObject.Name, item.Reason, KubernetesErrors.Describe(e));
+                // An event is best effort: this one is dropped, the next one is tried.
+                progress.Failed(e);
             }
         }
     }
@@ -78,10 +83,4 @@ public sealed class EventRecorder(IKubernetes kubernetes, TimeProvider time, ILo
         foreach (var key in lastRecorded.Where(entry => now - entry.Value >= Interval).Select(entry => entry.Key).ToList())
             lastRecorded.Remove(key);
     }
-}
-
-internal static partial class KubernetesLog
-{
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Could not record {Reason} event on {Kind} {Namespace}/{Name}: {Error}")]
-    public static partial void EventFailed(ILogger logger, string kind, string @namespace, string name, string reason, string error);
 }

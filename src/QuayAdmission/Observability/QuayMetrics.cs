@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace QuayAdmission.Observability;
@@ -20,7 +21,11 @@ public sealed class QuayMetrics
     private readonly Counter<long> cacheLookups;
     private readonly Counter<long> renewals;
     private readonly Counter<long> deletions;
-    private ManagedSecretsSnapshot? managed;
+    private readonly Counter<long> backgroundErrors;
+    private readonly Counter<long> watchRestarts;
+    private readonly ConcurrentDictionary<string, Func<DateTimeOffset?>> loops = new(StringComparer.Ordinal);
+    private Func<ManagedSecretsSnapshot?>? managed;
+    private Func<int>? queueDepth;
 
     public QuayMetrics(IMeterFactory meters)
     {
@@ -33,10 +38,16 @@ public sealed class QuayMetrics
         cacheLookups = meter.CreateCounter<long>("quay_admission.cache_lookups", description: "Token cache lookups on the admission path by result (hit, miss).");
         renewals = meter.CreateCounter<long>("quay_admission.renewals", description: "Refresher renewals and placeholder fills by result.");
         deletions = meter.CreateCounter<long>("quay_admission.deletions", description: "Expired, unused Secrets deleted by the refresher, by result.");
+        backgroundErrors = meter.CreateCounter<long>("quay_admission.background_errors", description: "Faults caught by a supervised background loop, by loop.");
+        watchRestarts = meter.CreateCounter<long>("quay_admission.watch_restarts", description: "Watches started again, by resource and reason (timeout, gone, error).");
+        meter.CreateObservableGauge("quay_admission.background_last_success_timestamp", ObserveLoops, unit: "s",
+            description: "Unix time of each background loop's last success; alert when it stops moving.");
         meter.CreateObservableGauge("quay_admission.managed_secrets", () => Observe(m => m.Count),
-            description: "Managed pull Secrets seen by the refresher's last pass (leader only).");
+            description: "Managed pull Secrets in the refresher's cache (leader only).");
         meter.CreateObservableGauge("quay_admission.earliest_token_expiry", () => Observe(m => m.SecondsUntilEarliestExpiry),
-            unit: "s", description: "Seconds until the earliest managed token expires (leader only); alert when it nears zero.");
+            unit: "s", description: "Seconds until the earliest token that a Pod lists expires, computed at scrape time (leader only); alert when it nears zero.");
+        meter.CreateObservableGauge("quay_admission.work_queue_depth", ObserveQueue,
+            description: "Secrets waiting in the refresher's work queue, due now (leader only).");
     }
 
     public void Admission(string outcome, TimeSpan elapsed)
@@ -59,13 +70,38 @@ public sealed class QuayMetrics
 
     public void Deletion(string result) => deletions.Add(1, new KeyValuePair<string, object?>("result", result));
 
-    /// <summary>What the refresher saw on its last pass; null (no series) on replicas that do not lead.</summary>
-    public void ManagedSecrets(ManagedSecretsSnapshot? snapshot) => Volatile.Write(ref managed, snapshot);
+    public void BackgroundError(string loop) => backgroundErrors.Add(1, new KeyValuePair<string, object?>("loop", loop));
+
+    public void WatchRestart(string resource, string reason) =>
+        watchRestarts.Add(1, new KeyValuePair<string, object?>("resource", resource), new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>A loop's last success is read at scrape time, so a loop that stopped succeeding shows an old timestamp.</summary>
+    public void TrackLoop(string loop, Func<DateTimeOffset?> lastSuccess) => loops[loop] = lastSuccess;
+
+    /// <summary>The refresher's view, read at scrape time; null (no series) on replicas that do not lead.</summary>
+    public void ObserveManagedSecrets(Func<ManagedSecretsSnapshot?>? snapshot) => Volatile.Write(ref managed, snapshot);
+
+    public void ObserveQueueDepth(Func<int>? depth) => Volatile.Write(ref queueDepth, depth);
 
     private IEnumerable<Measurement<double>> Observe(Func<ManagedSecretsSnapshot, double?> read)
     {
-        if (Volatile.Read(ref managed) is { } snapshot && read(snapshot) is { } value)
+        if (Volatile.Read(ref managed)?.Invoke() is { } snapshot && read(snapshot) is { } value)
             yield return new Measurement<double>(value);
+    }
+
+    private IEnumerable<Measurement<long>> ObserveQueue()
+    {
+        if (Volatile.Read(ref queueDepth) is { } depth)
+            yield return new Measurement<long>(depth());
+    }
+
+    private IEnumerable<Measurement<double>> ObserveLoops()
+    {
+        foreach (var (loop, lastSuccess) in loops)
+        {
+            if (lastSuccess() is { } at)
+                yield return new Measurement<double>(at.ToUnixTimeMilliseconds() / 1000.0, new KeyValuePair<string, object?>("loop", loop));
+        }
     }
 }
 

@@ -6,15 +6,6 @@ internal static partial class RefreshLog
     [LoggerMessage(EventId = 6001, Level = LogLevel.Information, Message = "{Identity} holds the lease {Lease}: refreshing managed Secrets")]
     public static partial void Leading(ILogger logger, string identity, string lease);
 
-    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "{Identity} lost the refresher lease")]
-    public static partial void LostLease(ILogger logger, string identity);
-
-    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Leader election: {Error}")]
-    public static partial void ElectionError(ILogger logger, string error);
-
-    [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "Refresh pass failed: {Error}")]
-    public static partial void PassFailed(ILogger logger, string error);
-
     [LoggerMessage(EventId = 6005, Level = LogLevel.Information, Message = "Deleted expired, unused Secret {Namespace}/{Secret}")]
     public static partial void Deleted(ILogger logger, string @namespace, string secret);
 

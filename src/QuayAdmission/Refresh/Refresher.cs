@@ -1,8 +1,7 @@
 using k8s;
-using k8s.LeaderElection;
-using k8s.LeaderElection.ResourceLock;
 using k8s.Models;
 using Microsoft.Extensions.Options;
+using QuayAdmission.Background;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.Observability;
 using QuayAdmission.PullSecrets;
@@ -18,6 +17,7 @@ public sealed class Refresher(
     PullSecretStore store,
     PullSecretProvisioner provisioner,
     EventRecorder events,
+    BackgroundLoops loops,
     QuayMetrics metrics,
     TimeProvider time,
     IOptions<RefresherOptions> options,
@@ -32,64 +32,41 @@ public sealed class Refresher(
     /// <summary>Passes completed while leading; tests and logs use it to see which replica works.</summary>
     public int Passes => Volatile.Read(ref passes);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!settings.Enabled)
-            return;
-        var identity = settings.EffectiveIdentity;
-        var leaseLock = new LeaseLock(kubernetes, settings.EffectiveLeaseNamespace, settings.LeaseName, identity);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            using var elector = new LeaderElector(new LeaderElectionConfig(leaseLock)
-            {
-                LeaseDuration = settings.LeaseDuration,
-                RenewDeadline = settings.RenewDeadline,
-                RetryPeriod = settings.RetryPeriod,
-            });
-            using var leading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            Task work = Task.CompletedTask;
-            elector.OnStartedLeading += () =>
-            {
-                RefreshLog.Leading(logger, identity, settings.LeaseName);
-                work = WorkWhileLeadingAsync(leading.Token);
-            };
-            elector.OnError += e => RefreshLog.ElectionError(logger, KubernetesErrors.Describe(e));
-            try
-            {
-                await elector.RunUntilLeadershipLostAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-            }
-            await leading.CancelAsync();
-            await work;
-            metrics.ManagedSecrets(null);
-            if (!stoppingToken.IsCancellationRequested)
-                RefreshLog.LostLease(logger, identity);
-        }
+            return Task.CompletedTask;
+        var elector = new LeaseElector(kubernetes, settings.Election, time, logger);
+        return loops.RunAsync("leader-election", (_, ct) => elector.RunAsync(WorkWhileLeadingAsync, Healthy, ct), stoppingToken);
     }
 
-    private async Task WorkWhileLeadingAsync(CancellationToken ct)
+    /// <summary>A leader whose passes stopped succeeding lets the Lease go, so another replica can try.</summary>
+    private bool Healthy()
     {
-        using var timer = new PeriodicTimer(settings.Interval, time);
+        var progress = loops.Progress("refresher");
+        return !progress.IsFailing || progress.LastSuccess is not { } last || time.GetUtcNow() - last < settings.StallAfter;
+    }
+
+    private async Task WorkWhileLeadingAsync(CancellationToken leading)
+    {
+        RefreshLog.Leading(logger, settings.EffectiveIdentity, settings.LeaseName);
         try
         {
-            do
+            await loops.RunAsync("refresher", async (progress, ct) =>
             {
-                try
+                using var timer = new PeriodicTimer(settings.Interval, time);
+                do
                 {
                     await PassAsync(ct);
+                    Interlocked.Increment(ref passes);
+                    progress.Succeeded();
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    RefreshLog.PassFailed(logger, KubernetesErrors.Describe(e));
-                }
-                Interlocked.Increment(ref passes);
-            }
-            while (await timer.WaitForNextTickAsync(ct));
+                while (await timer.WaitForNextTickAsync(ct));
+            }, leading);
         }
-        catch (OperationCanceledException)
+        finally
         {
+            metrics.ObserveManagedSecrets(null);
         }
     }
 
@@ -100,7 +77,8 @@ public sealed class Refresher(
         var now = time.GetUtcNow();
         var used = await SecretsInUseAsync(secrets.Select(s => s.Metadata.NamespaceProperty).Distinct(), ct);
         var expiries = secrets.Select(PullSecretManifest.ExpiresAt).OfType<DateTimeOffset>().ToList();
-        metrics.ManagedSecrets(new ManagedSecretsSnapshot(secrets.Count, expiries.Count == 0 ? null : (expiries.Min() - now).TotalSeconds));
+        var snapshot = new ManagedSecretsSnapshot(secrets.Count, expiries.Count == 0 ? null : (expiries.Min() - now).TotalSeconds);
+        metrics.ObserveManagedSecrets(() => snapshot);
         backoff.Retain(secrets.Select(Id).ToHashSet());
 
         var work = secrets
@@ -170,7 +148,7 @@ public sealed class Refresher(
                         used.Listed.Add($"{ns}/{reference.Name}");
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 RefreshLog.PodsUnreadable(logger, ns, KubernetesErrors.Describe(e));
                 used.Unknown.Add(ns);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using QuayAdmission.Kubernetes;
 
 namespace QuayAdmission.Refresh;
 
@@ -42,6 +43,12 @@ public sealed class RefresherOptions
 
     public TimeSpan RetryPeriod { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>A leader whose work has been failing this long lets the Lease go.</summary>
+    public TimeSpan StallAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    public LeaseElectionSettings Election =>
+        new(EffectiveLeaseNamespace, LeaseName, EffectiveIdentity, LeaseDuration, RenewDeadline, RetryPeriod);
+
     public string EffectiveLeaseNamespace =>
         LeaseNamespace ?? Environment.GetEnvironmentVariable("POD_NAMESPACE") ?? "quay-admission";
 
@@ -63,6 +70,8 @@ internal sealed class RefresherOptionsValidator : IValidateOptions<RefresherOpti
         // client-go's rule: the holder must be able to renew before others may take the lease.
         if (!(options.LeaseDuration > options.RenewDeadline && options.RenewDeadline > options.RetryPeriod && options.RetryPeriod > TimeSpan.Zero))
             failures.Add("QuayAdmission:Refresher needs LeaseDuration > RenewDeadline > RetryPeriod > 0");
+        if (options.StallAfter <= TimeSpan.Zero)
+            failures.Add("QuayAdmission:Refresher:StallAfter must be positive");
         if (string.IsNullOrWhiteSpace(options.LeaseName))
             failures.Add("QuayAdmission:Refresher:LeaseName must be set");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

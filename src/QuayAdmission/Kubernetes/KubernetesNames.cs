@@ -1,0 +1,41 @@
+using System.Text.RegularExpressions;
+
+namespace QuayAdmission.Kubernetes;
+
+/// <summary>
+/// The one place that decides which names may become segments of an API path. KubernetesClient
+/// puts path parameters into the URL unescaped and <see cref="Uri"/> collapses <c>..</c>, so a
+/// name read from a review or a tenant's object must pass here before it reaches any API call.
+/// </summary>
+public static partial class KubernetesNames
+{
+    private const int MaxSubdomainLength = 253;
+
+    /// <summary>RFC 1123 label: namespaces (and the DNS-label kinds).</summary>
+    public static bool IsDnsLabel(string? name) => name is not null && DnsLabel().IsMatch(name);
+
+    /// <summary>RFC 1123 subdomain: ServiceAccounts, Secrets, Pods, Leases.</summary>
+    public static bool IsDnsSubdomain(string? name) => name is { Length: <= MaxSubdomainLength } && DnsSubdomain().IsMatch(name);
+
+    /// <summary>Refuses a namespace and object name that could not be ones the API issued.</summary>
+    public static void RequireNamespaced(string? ns, string? name)
+    {
+        if (!IsDnsLabel(ns) || !IsDnsSubdomain(name))
+            throw new InvalidApiNameException();
+    }
+
+    public static void RequireNamespace(string? ns)
+    {
+        if (!IsDnsLabel(ns))
+            throw new InvalidApiNameException();
+    }
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex DnsLabel();
+
+    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", RegexOptions.CultureInvariant)]
+    private static partial Regex DnsSubdomain();
+}
+
+/// <summary>A name that is not a valid Kubernetes name was about to become part of an API path. The name is not repeated: it is tenant input.</summary>
+public sealed class InvalidApiNameException() : Exception("refused an invalid namespace or object name before it reached an API path");
