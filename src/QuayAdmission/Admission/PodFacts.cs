@@ -11,6 +11,7 @@ namespace QuayAdmission.Admission;
 /// </summary>
 public sealed record PodFacts(
     PullSecretList PullSecrets,
+    InjectedLabelState InjectedLabel,
     string Namespace,
     string DisplayName,
     string ServiceAccount,
@@ -41,6 +42,7 @@ public sealed record PodFacts(
 
         return new PodFacts(
             ImagePullSecretsPatch.Read(pod),
+            InjectedLabelPatch.Read(pod),
             ns,
             displayName,
             serviceAccount,

@@ -15,7 +15,7 @@ namespace QuayAdmission.Admission;
 /// </summary>
 public sealed class PullSecretInjector(
     PullSecretProvisioner provisioner,
-    ScopeReader scopes,
+    RobotResolver resolver,
     RobotPolicy policy,
     EventRecorder events,
     QuayMetrics metrics,
@@ -60,7 +60,7 @@ public sealed class PullSecretInjector(
     {
         if (pod.IsMirror)
             return (new AdmissionOutcome.Allowed(), "-");
-        var (annotation, origin) = await ResolveAnnotationAsync(pod, started, ct);
+        var (annotation, origin) = await resolver.AnnotationAsync(pod.Namespace, pod.ServiceAccount, pod.RobotAccounts, pod.Inject, () => Remaining(started), ct);
         if (annotation is null)
             return (new AdmissionOutcome.Allowed(), "-");
 
@@ -90,40 +90,11 @@ public sealed class PullSecretInjector(
             }
         }
 
-        var operations = ImagePullSecretsPatch.Build(pod.PullSecrets, keys.Select(k => k.SecretName));
+        var operations = ImagePullSecretsPatch.Build(pod.PullSecrets, keys.Select(k => k.SecretName))
+            .Concat(InjectedLabelPatch.Build(pod.InjectedLabel))
+            .ToList();
         return (new AdmissionOutcome.Patched(operations, warnings), robots);
     }
-
-    /// <summary>
-    /// The Pod's own annotations, else its ServiceAccount's, else its Namespace's: the nearest
-    /// robot-account and the nearest inject annotation win. Null when nothing applies or injection is off.
-    /// The origin names where the robot accounts came from, when not from the Pod.
-    /// </summary>
-    private async Task<(string? Annotation, string? Origin)> ResolveAnnotationAsync(PodFacts pod, long started, CancellationToken ct)
-    {
-        var inject = pod.Inject;
-        var robots = pod.RobotAccounts;
-        string? origin = null;
-        if (IsOptOut(inject))
-            return (null, null);
-        if (inject is null || robots is null)
-        {
-            var account = await scopes.ServiceAccountAsync(pod.Namespace, pod.ServiceAccount, Remaining(started), ct);
-            inject ??= account.Inject;
-            if (robots is null && account.RobotAccounts is { } fromAccount)
-                (robots, origin) = (fromAccount, $"ServiceAccount {pod.Namespace}/{pod.ServiceAccount}");
-        }
-        if (!IsOptOut(inject) && (inject is null || robots is null))
-        {
-            var ns = await scopes.NamespaceAsync(pod.Namespace, Remaining(started), ct);
-            inject ??= ns.Inject;
-            if (robots is null && ns.RobotAccounts is { } fromNamespace)
-                (robots, origin) = (fromNamespace, $"Namespace {pod.Namespace}");
-        }
-        return IsOptOut(inject) ? (null, null) : (robots, origin);
-    }
-
-    private static bool IsOptOut(string? inject) => string.Equals(inject, "false", StringComparison.OrdinalIgnoreCase);
 
     private static AdmissionOutcome.Denied Refuse(string? origin, ReferenceError error) =>
         new(error.Code, origin is null ? error.Message : $"{origin}: {error.Message}");

@@ -48,10 +48,13 @@ public static class QuayAdmissionSetup
         services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());
         services.AddSingleton<ScopeReader>();
         services.AddSingleton<RobotPolicy>();
+        services.AddSingleton<RobotResolver>();
         services.AddSingleton<QuayHttpClients>();
         services.AddSingleton<QuayFederationClient>();
         services.AddSingleton<TokenMinter>();
         services.AddSingleton<PullSecretStore>();
+        services.AddSingleton<ManagedSecretCache>();
+        services.AddHostedService(sp => sp.GetRequiredService<ManagedSecretCache>());
         services.AddSingleton<PullSecretProvisioner>();
         services.AddSingleton<PullSecretInjector>();
         services.AddSingleton<Refresher>();

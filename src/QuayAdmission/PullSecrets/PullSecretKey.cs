@@ -11,7 +11,7 @@ public sealed record PullSecretKey(string Namespace, string ServiceAccount, stri
 {
     private const int MaxNameLength = 63;
     private const int HashLength = 10;
-    private const string Prefix = "quay-";
+    public const string Prefix = "quay-";
 
     public string SecretName { get; } = NameFor(ServiceAccount, RegistryHost, Robot);
 

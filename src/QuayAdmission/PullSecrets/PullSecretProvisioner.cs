@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using k8s.Models;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.Observability;
@@ -9,11 +8,12 @@ using QuayAdmission.Quay;
 namespace QuayAdmission.PullSecrets;
 
 /// <summary>
-/// Makes sure the pull Secret of a key holds a fresh token: memory cache, then the Secret in the
-/// API, then a new exchange. One exchange per key at a time, shared by every admission waiting on it.
+/// Makes sure the pull Secret of a key holds a fresh token: the watched Secret cache, then the
+/// Secret in the API, then a new exchange. One exchange per key at a time, shared by every
+/// admission waiting on it.
 /// </summary>
 public sealed class PullSecretProvisioner(
-    IMemoryCache cache,
+    ManagedSecretCache cache,
     PullSecretStore store,
     TokenMinter minter,
     TimeProvider time,
@@ -30,8 +30,8 @@ public sealed class PullSecretProvisioner(
     /// <summary>Waits at most <paramref name="budget"/>; the work goes on past it and lands in the Secret.</summary>
     public async Task<TokenStatus> EnsureAsync(PullSecretKey key, TimeSpan budget, CancellationToken ct)
     {
-        // The cache holds the last expiry this replica saw for the key, until that token expires.
-        var known = cache.TryGetValue(key, out DateTimeOffset cached) ? cached : (DateTimeOffset?)null;
+        // The watch keeps the cache current on every replica: a deleted Secret is a miss, one another replica renewed a hit.
+        var known = Cached(key);
         var hit = known is { } expiresAt && IsFresh(expiresAt);
         metrics.CacheLookup(hit);
         if (hit)
@@ -96,7 +96,7 @@ public sealed class PullSecretProvisioner(
         var stored = await store.GetAsync(key.Namespace, key.SecretName, ct);
         var storedExpiry = stored is null ? null : PullSecretManifest.ExpiresAt(stored);
         if (storedExpiry is { } valid && goodEnough(valid))
-            return Remember(key, valid);
+            return Remember(stored!, valid);
 
         var mint = minter.MintAsync(key, ct);
         if (stored is null && !await FinishesWithin(mint, settings.InlineBudget, ct))
@@ -130,7 +130,7 @@ public sealed class PullSecretProvisioner(
 
         var expiresAt = PullSecretManifest.ExpiresAt(written) ?? token.ExpiresAt;
         PullSecretLog.TokenWritten(logger, key.Namespace, key.SecretName, key.Robot, expiresAt, written.Metadata.ResourceVersion);
-        return Remember(key, expiresAt);
+        return Remember(written, expiresAt);
     }
 
     private async Task<bool> FinishesWithin(Task work, TimeSpan limit, CancellationToken ct)
@@ -190,9 +190,17 @@ public sealed class PullSecretProvisioner(
         }
     }
 
-    private TokenStatus.Ready Remember(PullSecretKey key, DateTimeOffset expiresAt)
+    /// <summary>The expiry the cache holds for the key's Secret, if that Secret carries this key's annotations.</summary>
+    private DateTimeOffset? Cached(PullSecretKey key) =>
+        cache.Get(key.Namespace, key.SecretName) is { ExpiresAt: { } expiresAt } secret
+        && secret.ServiceAccount == key.ServiceAccount && secret.Robot == key.Robot
+        && string.Equals(secret.Registry, key.RegistryHost, StringComparison.OrdinalIgnoreCase)
+            ? expiresAt
+            : null;
+
+    private TokenStatus.Ready Remember(V1Secret written, DateTimeOffset expiresAt)
     {
-        cache.Set(key, expiresAt, new MemoryCacheEntryOptions { AbsoluteExpiration = expiresAt, Size = 1 });
+        cache.Remember(written);
         return new TokenStatus.Ready(expiresAt);
     }
 }

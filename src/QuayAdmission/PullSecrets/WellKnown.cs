@@ -8,6 +8,8 @@ public static class WellKnown
     public const string RegistryAnnotation = "quay-admission.io/registry";
     public const string ServiceAccountAnnotation = "quay-admission.io/service-account";
     public const string ExpiresAtAnnotation = "quay-admission.io/expires-at";
+    public const string InjectedLabel = "quay-admission.io/injected";
+    public const string InjectedValue = "true";
     public const string ManagedByLabel = "app.kubernetes.io/managed-by";
     public const string ManagedByValue = "quay-admission";
     public const string MirrorPodAnnotation = "kubernetes.io/config.mirror";

@@ -12,9 +12,9 @@ internal static partial class RefreshLog
     [LoggerMessage(EventId = 6006, Level = LogLevel.Warning, Message = "Renewing Secret {Namespace}/{Secret} ({Robot}) failed ({Failures} in a row): {Reason}")]
     public static partial void RenewalFailed(ILogger logger, string @namespace, string secret, string robot, int failures, string reason);
 
-    [LoggerMessage(EventId = 6007, Level = LogLevel.Warning, Message = "Secret {Namespace}/{Secret} is labelled as ours but its annotations do not name a key; leaving it alone")]
-    public static partial void Unreadable(ILogger logger, string @namespace, string secret);
+    [LoggerMessage(EventId = 6009, Level = LogLevel.Warning, Message = "Secret {Namespace}/{Secret} is labelled as ours but is not refreshed: {Reason}")]
+    public static partial void Refused(ILogger logger, string @namespace, string secret, string reason);
 
-    [LoggerMessage(EventId = 6008, Level = LogLevel.Warning, Message = "Could not list Pods in {Namespace} ({Error}); treating its Secrets as in use")]
-    public static partial void PodsUnreadable(ILogger logger, string @namespace, string error);
+    [LoggerMessage(EventId = 6010, Level = LogLevel.Information, Message = "Pod {Namespace}/{Pod} lists Secret {Secret}, which does not exist: creating it")]
+    public static partial void Missing(ILogger logger, string @namespace, string secret, string pod);
 }

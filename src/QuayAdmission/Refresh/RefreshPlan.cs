@@ -1,4 +1,3 @@
-using k8s.Models;
 using QuayAdmission.PullSecrets;
 
 namespace QuayAdmission.Refresh;
@@ -14,10 +13,10 @@ public enum RefreshAction
 /// <summary>What the refresher does with one managed Secret: a pure function of the Secret, the clock and its use.</summary>
 public static class RefreshPlan
 {
-    public static RefreshAction Decide(V1Secret secret, DateTimeOffset now, bool inUse, double refreshFraction, RefresherOptions options)
+    public static RefreshAction Decide(ManagedSecret secret, DateTimeOffset now, bool inUse, double refreshFraction, RefresherOptions options)
     {
-        var created = secret.Metadata.CreationTimestamp is { } c ? new DateTimeOffset(DateTime.SpecifyKind(c, DateTimeKind.Utc)) : now;
-        if (PullSecretManifest.ExpiresAt(secret) is not { } expires)
+        var created = secret.CreatedAt ?? now;
+        if (secret.ExpiresAt is not { } expires)
         {
             // A placeholder: worth filling while a Pod may want it, garbage once nothing did for GcAfter.
             return inUse || now - created < options.GcAfter ? RefreshAction.Fill : RefreshAction.Delete;
@@ -27,7 +26,7 @@ public static class RefreshPlan
             return RefreshAction.Delete;
 
         // Quay's tokens carry iat; without it assume the token was written when the Secret last changed, at worst at creation.
-        var issued = PullSecretManifest.IssuedAt(secret) ?? created;
+        var issued = secret.IssuedAt ?? created;
         var due = issued + (expires - issued) * refreshFraction;
         var wanted = inUse || now - issued < options.UnusedGrace;
         return now >= due && wanted ? RefreshAction.Renew : RefreshAction.Keep;

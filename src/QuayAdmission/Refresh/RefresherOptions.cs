@@ -10,7 +10,7 @@ public sealed class RefresherOptions
 
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Time between passes over the managed Secrets.</summary>
+    /// <summary>Time between resyncs: every cached Secret is looked at again for time-based decisions (no LIST).</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Secrets whose token expired this long ago, and that no Pod lists, are deleted.</summary>
@@ -19,7 +19,7 @@ public sealed class RefresherOptions
     /// <summary>A token written this recently is renewed even before a Pod lists it (the Pod may still be scheduling).</summary>
     public TimeSpan UnusedGrace { get; set; } = TimeSpan.FromMinutes(15);
 
-    /// <summary>Renewals in flight at once, so one slow exchange never holds up the rest.</summary>
+    /// <summary>Workers on the queue, so one slow exchange never holds up the rest.</summary>
     public int Concurrency { get; set; } = 4;
 
     public TimeSpan BackoffBase { get; set; } = TimeSpan.FromSeconds(10);
@@ -42,6 +42,9 @@ public sealed class RefresherOptions
     public TimeSpan RenewDeadline { get; set; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan RetryPeriod { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long re-creating a missing Secret may wait for a ServiceAccount's or Namespace's annotations.</summary>
+    public TimeSpan ScopeReadTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>A leader whose work has been failing this long lets the Lease go.</summary>
     public TimeSpan StallAfter { get; set; } = TimeSpan.FromMinutes(2);
@@ -70,8 +73,8 @@ internal sealed class RefresherOptionsValidator : IValidateOptions<RefresherOpti
         // client-go's rule: the holder must be able to renew before others may take the lease.
         if (!(options.LeaseDuration > options.RenewDeadline && options.RenewDeadline > options.RetryPeriod && options.RetryPeriod > TimeSpan.Zero))
             failures.Add("QuayAdmission:Refresher needs LeaseDuration > RenewDeadline > RetryPeriod > 0");
-        if (options.StallAfter <= TimeSpan.Zero)
-            failures.Add("QuayAdmission:Refresher:StallAfter must be positive");
+        if (options.StallAfter <= TimeSpan.Zero || options.ScopeReadTimeout <= TimeSpan.Zero)
+            failures.Add("QuayAdmission:Refresher StallAfter and ScopeReadTimeout must be positive");
         if (string.IsNullOrWhiteSpace(options.LeaseName))
             failures.Add("QuayAdmission:Refresher:LeaseName must be set");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -10,38 +11,88 @@ namespace QuayAdmission.Tests.Fakes;
 
 public sealed partial class FakeKubernetesApi
 {
-    private readonly record struct Route(string Operation, string? Namespace, string? Name);
+    private enum Verb
+    {
+        Get,
+        List,
+        Watch,
+        Create,
+        Update,
+        Delete,
+        Patch,
+    }
+
+    /// <summary>The resources served, by (group/version, resource) as they appear in URLs.</summary>
+    private static readonly HashSet<(string GroupVersion, string Resource)> Served =
+    [
+        ("v1", "secrets"),
+        ("v1", "pods"),
+        ("v1", "serviceaccounts"),
+        ("v1", "namespaces"),
+        ("v1", "events"),
+        ("events.k8s.io/v1", "events"),
+        ("coordination.k8s.io/v1", "leases"),
+    ];
+
+    private const string ContinueTooOld = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+    private readonly record struct Route(string Operation, string GroupVersion, string Resource, Verb Verb, string? Namespace, string? Name);
 
     private async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
         var body = await ReadBodyAsync(request, context.RequestAborted);
-        var route = Match(request.Method, request.Path.Value ?? "/");
-        Record(request, route.Operation, body);
+        var route = Match(request.Method, request.Path.Value ?? "/", request.Query);
+        var traffic = Record(request, route.Operation, body);
+        context.Response.Body = new CountingStream(context.Response.Body, traffic.CountBytes);
 
-        if (TakeFault(route.Operation) is { } fault && await AnsweredByFaultAsync(context, fault))
+        var truncate = false;
+        if (TakeFault(route.Operation) is { } fault)
         {
+            truncate = fault.Kind == FaultKind.ResetMidBody;
+            if (!truncate && await AnsweredByFaultAsync(context, fault))
+            {
+                return;
+            }
+        }
+
+        if (!IsAuthorized(request, route.Operation))
+        {
+            await ReplyAsync(context, KubeStatus.Failure(401, "Unauthorized", "Unauthorized"), truncate);
             return;
         }
 
-        var result = !IsAuthorized(request, route.Operation)
-            ? KubeStatus.Failure(401, "Unauthorized", "Unauthorized")
-            : Dispatch(route, request, body);
-        await result.ExecuteAsync(context);
+        var serving = (route.Operation, route.GroupVersion, route.Resource) switch
+        {
+            ("jwks", _, _) => ReplyAsync(context, KubeStatus.Json(200, new JsonObject { ["keys"] = new JsonArray(FakeJwt.PublicJwk(_signingKey, KeyId)) }), truncate),
+            ("discovery", _, _) => ReplyAsync(context, Discovery(), truncate),
+            ("tokenrequest", _, _) => ReplyAsync(context, TokenRequest(route.Namespace!, route.Name!, body), truncate),
+            (_, "v1", "secrets") => ServeAsync(_secrets, context, route, body, truncate),
+            (_, "v1", "pods") => ServeAsync(_pods, context, route, body, truncate),
+            (_, "v1", "serviceaccounts") => ServeAsync(_serviceAccounts, context, route, body, truncate),
+            (_, "v1", "namespaces") => ServeAsync(_namespaces, context, route, body, truncate),
+            (_, "v1", "events") => ServeAsync(_events, context, route, body, truncate),
+            (_, "events.k8s.io/v1", "events") => ServeAsync(_eventsV1, context, route, body, truncate),
+            (_, "coordination.k8s.io/v1", "leases") => ServeAsync(_leases, context, route, body, truncate),
+            _ => ReplyAsync(context, KubeStatus.Failure(404, "NotFound", "the server could not find the requested resource"), truncate),
+        };
+        await serving;
     }
 
-    /// <summary>Maps a path to a stable operation name, in the API's URL scheme:
-    /// <c>/api/v1[/namespaces/{ns}]/{resource}[/{name}[/{subresource}]]</c> and <c>/apis/{group}/{version}/...</c>.</summary>
-    private static Route Match(string method, string path)
+    /// <summary>Maps a request to a stable operation name, <c>resource.verb</c>, in the API's URL scheme:
+    /// <c>/api/v1[/namespaces/{ns}]/{resource}[/{name}[/{subresource}]]</c> and <c>/apis/{group}/{version}/...</c>.
+    /// A GET of a collection with <c>watch=true</c> is the verb <c>watch</c>.</summary>
+    private static Route Match(string method, string path, IQueryCollection query)
     {
+        var unknown = new Route("unknown", "", "", Verb.Get, null, null);
         if (method == "GET" && path == "/openid/v1/jwks")
         {
-            return new Route("jwks", null, null);
+            return unknown with { Operation = "jwks" };
         }
 
         if (method == "GET" && path == "/.well-known/openid-configuration")
         {
-            return new Route("discovery", null, null);
+            return unknown with { Operation = "discovery" };
         }
 
         var s = path.Trim('/').Split('/');
@@ -61,66 +112,67 @@ public sealed partial class FakeKubernetesApi
             _ => (null, "", null, null),
         };
         var (ns, resource, name, sub) = parts;
+        var gv = split.GroupVersion;
 
-        var operation = (split.GroupVersion, resource, sub, method, Named: name is not null, Namespaced: ns is not null) switch
+        if ((gv, resource, sub, method) == ("v1", "serviceaccounts", "token", "POST") && ns is not null && name is not null)
         {
-            ("v1", "secrets", null, "GET", false, _) => "secrets.list",
-            ("v1", "secrets", null, "POST", false, true) => "secrets.create",
-            ("v1", "secrets", null, "GET", true, true) => "secrets.get",
-            ("v1", "secrets", null, "PUT", true, true) => "secrets.update",
-            ("v1", "secrets", null, "DELETE", true, true) => "secrets.delete",
-            ("v1", "serviceaccounts", "token", "POST", true, true) => "tokenrequest",
-            ("v1", "serviceaccounts", null, "GET", false, _) => "serviceaccounts.list",
-            ("v1", "serviceaccounts", null, "GET", true, true) => "serviceaccounts.get",
-            ("v1", "pods", null, "GET", false, _) => "pods.list",
-            ("v1", "namespaces", null, "GET", false, false) => "namespaces.list",
-            ("v1", "namespaces", null, "GET", true, false) => "namespaces.get",
-            ("v1" or "events.k8s.io/v1", "events", null, "POST", false, true) => "events.create",
-            ("v1" or "events.k8s.io/v1", "events", null, "PATCH", true, true) => "events.patch",
-            ("coordination.k8s.io/v1", "leases", null, "GET", true, true) => "leases.get",
-            ("coordination.k8s.io/v1", "leases", null, "POST", false, true) => "leases.create",
-            ("coordination.k8s.io/v1", "leases", null, "PUT", true, true) => "leases.update",
-            _ => "unknown",
+            return new Route("tokenrequest", gv, resource, Verb.Create, ns, name);
+        }
+
+        Verb? verb = (method, name is not null) switch
+        {
+            ("GET", true) => Verb.Get,
+            ("GET", false) => IsTrue(query["watch"]) ? Verb.Watch : Verb.List,
+            ("POST", false) => Verb.Create,
+            ("PUT", true) => Verb.Update,
+            ("DELETE", true) => Verb.Delete,
+            ("PATCH", true) => Verb.Patch,
+            _ => null,
         };
-        return new Route(operation, ns, name);
+
+        // Namespaced resources are named and created inside a namespace; namespaces themselves never are.
+        var clusterScoped = resource == "namespaces";
+        var scopeFits = clusterScoped ? ns is null : ns is not null || verb is Verb.List or Verb.Watch;
+        return verb is { } v && sub is null && scopeFits && Served.Contains((gv, resource))
+            ? new Route($"{resource}.{v.ToString().ToLowerInvariant()}", gv, resource, v, ns, name)
+            : unknown;
     }
 
-    private IResult Dispatch(Route route, HttpRequest request, string? body)
+    private async Task ServeAsync<T>(KubeObjectStore<T> store, HttpContext context, Route route, string? body, bool truncate)
+        where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        var (ns, name) = (route.Namespace, route.Name ?? "");
-        var coreEvents = request.Path.StartsWithSegments("/api", StringComparison.Ordinal);
-        return route.Operation switch
+        var (ns, name, query) = (route.Namespace, route.Name ?? "", context.Request.Query);
+        if (route.Verb == Verb.Watch)
         {
-            "jwks" => KubeStatus.Json(200, new JsonObject { ["keys"] = new JsonArray(FakeJwt.PublicJwk(_signingKey, KeyId)) }),
-            "discovery" => Discovery(),
-            "secrets.get" => Get(_secrets, ns, name),
-            "secrets.list" => List(_secrets, ns, request.Query),
-            "secrets.create" => Create(_secrets, ns, body),
-            "secrets.update" => Replace(_secrets, ns, name, body),
-            "secrets.delete" => Delete(_secrets, ns, name, body),
-            "tokenrequest" => TokenRequest(ns!, name, body),
-            "pods.list" => List(_pods, ns, request.Query),
-            "serviceaccounts.get" => Get(_serviceAccounts, ns, name),
-            "serviceaccounts.list" => List(_serviceAccounts, ns, request.Query),
-            "namespaces.get" => Get(_namespaces, null, name),
-            "namespaces.list" => List(_namespaces, null, request.Query),
-            "events.create" when coreEvents => Create(_events, ns, body),
-            "events.create" => Create(_eventsV1, ns, body),
-            "events.patch" when coreEvents => Patch(_events, ns, name, request.ContentType, body),
-            "events.patch" => Patch(_eventsV1, ns, name, request.ContentType, body),
-            "leases.get" => Get(_leases, ns, name),
-            "leases.create" => Create(_leases, ns, body),
-            "leases.update" => Replace(_leases, ns, name, body),
-            _ => KubeStatus.Failure(404, "NotFound", "the server could not find the requested resource"),
+            await WatchAsync(store, context, route.Operation, ns, truncate);
+            return;
+        }
+
+        var reply = route.Verb switch
+        {
+            Verb.Get => Get(store, ns, name),
+            Verb.List => List(store, ns, query),
+            Verb.Create => Create(store, ns, body),
+            Verb.Update => Replace(store, ns, name, body),
+            Verb.Delete when route.Resource == "pods" => DeletePod(ns!, name, body),
+            Verb.Delete => Delete(store, ns, name, body),
+            _ => Patch(store, ns, name, context.Request.ContentType, body),
         };
+        await ReplyAsync(context, reply, truncate);
     }
+
+    private static Task ReplyAsync(HttpContext context, KubeReply reply, bool truncate) =>
+        truncate ? reply.ExecuteTruncatedAsync(context) : reply.ExecuteAsync(context);
 
     // Anonymous access to the issuer's discovery documents is what clusters grant
     // (system:service-account-issuer-discovery); everything else needs the admin token.
     private static bool IsAuthorized(HttpRequest request, string operation) =>
         UncountedOperations.Contains(operation) || request.Headers.Authorization == $"Bearer {AdminToken}";
 
-    private IResult Discovery() => KubeStatus.Json(200, new JsonObject
+    // Go's strconv.ParseBool, which the API server uses for query flags.
+    private static bool IsTrue(Microsoft.Extensions.Primitives.StringValues value) => value is ["1" or "t" or "T" or "true" or "TRUE" or "True"];
+
+    private KubeReply Discovery() => KubeStatus.Json(200, new JsonObject
     {
         ["issuer"] = Issuer,
         ["jwks_uri"] = $"{Issuer}/openid/v1/jwks",
@@ -129,41 +181,169 @@ public sealed partial class FakeKubernetesApi
         ["id_token_signing_alg_values_supported"] = new JsonArray("RS256"),
     });
 
-    private IResult Get<T>(KubeObjectStore<T> store, string? ns, string name)
+    private KubeReply Get<T>(KubeObjectStore<T> store, string? ns, string name)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        var obj = Locked(() => store.Get(ns, name));
-        return obj is null ? KubeStatus.NotFound(store.Resource, name) : Object(200, obj);
+        var stored = Locked(() => store.Find(ns, name));
+        return stored is null ? KubeStatus.NotFound(store.Resource, name) : KubeReply.Json(200, store.WithType(stored.Json));
     }
 
-    private IResult List<T>(KubeObjectStore<T> store, string? ns, IQueryCollection query)
+    /// <summary>
+    /// A list as the API server serves it: at the latest resourceVersion unless asked otherwise, in key
+    /// order, in pages of <c>limit</c> over one consistent snapshot that the <c>continue</c> token names.
+    /// </summary>
+    private KubeReply List<T>(KubeObjectStore<T> store, string? ns, IQueryCollection query)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        if (query["watch"] is ["true" or "1"])
+        if (ParseSelectors(store, query, out var labels, out var fields) is { } badSelector)
         {
-            return KubeStatus.BadRequest("watch is not served by the fake Kubernetes API");
+            return badSelector;
         }
 
-        if (!KubeSelectors.TryParseLabels(query["labelSelector"], out var labelsMatch, out var error)
-            || !KubeSelectors.TryParseFields<T>(query["fieldSelector"], out var fieldsMatch, out error))
+        long limit = 0;
+        if (query["limit"] is [var limitText] && (!long.TryParse(limitText, out limit) || limit < 0))
         {
-            return KubeStatus.BadRequest(error);
+            return KubeStatus.BadRequest($"invalid limit: {limitText}");
         }
 
-        var (items, version) = Locked(() => (store.List(ns), _resourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        var list = new JsonObject
+        var prefix = store.PrefixOf(ns);
+        var start = prefix;
+        Snapshot snapshot;
+        long version;
+        lock (_gate)
         {
-            ["apiVersion"] = store.ApiVersion,
-            ["kind"] = store.Kind + "List",
-            ["metadata"] = new JsonObject { ["resourceVersion"] = version },
-            ["items"] = new JsonArray([.. items
-                .Where(i => labelsMatch(i.Metadata.Labels) && fieldsMatch(i))
-                .Select(i => JsonNode.Parse(KubernetesJson.Serialize(i)))]),
-        };
-        return KubeStatus.Json(200, list);
+            if (query["continue"] is [{ Length: > 0 } token])
+            {
+                if (query["resourceVersion"] is [{ Length: > 0 } and not "0"])
+                {
+                    return KubeStatus.BadRequest("specifying resource version is not allowed when using continue");
+                }
+
+                if (!ContinueToken.TryDecode(token, out var tokenVersion, out var tokenKey, out var why))
+                {
+                    return KubeStatus.BadRequest($"invalid continue token: {why}");
+                }
+
+                // -1 is what the real API hands out with a 410: go on from the latest state, inconsistently.
+                version = tokenVersion < 0 ? _resourceVersion : tokenVersion;
+                start = string.CompareOrdinal(tokenKey, prefix) > 0 ? tokenKey : prefix;
+                if (store.SnapshotAt(version) is not { } continued)
+                {
+                    return KubeStatus.Expired(ContinueTooOld, ContinueToken.Encode(-1, tokenKey));
+                }
+
+                snapshot = continued;
+            }
+            else
+            {
+                (version, var problem) = ListVersion(query);
+                if (problem is not null)
+                {
+                    return problem;
+                }
+
+                if (store.SnapshotAt(version) is not { } exact)
+                {
+                    return KubeStatus.Expired($"too old resource version: {version} ({store.Horizon})");
+                }
+
+                snapshot = exact;
+            }
+        }
+
+        // The snapshot is immutable: the page is read without the lock.
+        var index = snapshot.IndexOf(start);
+        var end = prefix.Length == 0 ? snapshot.Items.Length : snapshot.IndexOf(prefix[..^1] + "0"); // '0' sorts right after '/'
+        var page = new List<StoredObject>();
+        while (index < end && (limit == 0 || page.Count < limit))
+        {
+            var item = snapshot.Items[index++];
+            if (labels.Matches(item.Labels) && fields.Matches(item.Fields))
+            {
+                page.Add(item);
+            }
+        }
+
+        var metadata = new JsonObject { ["resourceVersion"] = Format(version) };
+        if (index < end && page.Count > 0)
+        {
+            metadata["continue"] = ContinueToken.Encode(version, page[^1].Key + "\0");
+
+            // Unknown, so left out, when selectors filter: the real API counts keys, not matches.
+            if (labels.IsEverything && fields.IsEverything)
+            {
+                metadata["remainingItemCount"] = end - index;
+            }
+        }
+
+        var head = $"{{\"kind\":\"{store.Kind}List\",\"apiVersion\":\"{store.ApiVersion}\",\"metadata\":{KubeStatus.Serialize(metadata)},\"items\":[";
+        var parts = new List<ReadOnlyMemory<byte>>(page.Count * 2 + 2) { Encoding.UTF8.GetBytes(head) };
+        for (var i = 0; i < page.Count; i++)
+        {
+            if (i > 0)
+            {
+                parts.Add(Comma);
+            }
+
+            parts.Add(page[i].Json);
+        }
+
+        parts.Add("]}"u8.ToArray());
+        return new KubeReply(200, parts);
     }
 
-    private IResult Create<T>(KubeObjectStore<T> store, string? ns, string? body)
+    private static readonly byte[] Comma = ","u8.ToArray();
+
+    /// <summary>Which resourceVersion a list without <c>continue</c> reads at: resourceVersion and resourceVersionMatch as the API documents them.
+    /// Callers hold _gate.</summary>
+    private (long Version, KubeReply? Problem) ListVersion(IQueryCollection query)
+    {
+        var text = query["resourceVersion"].ToString();
+        var match = query["resourceVersionMatch"].ToString();
+        if (text.Length > 0 && (!long.TryParse(text, out _) || text.StartsWith('-')))
+        {
+            return (0, KubeStatus.BadRequest($"invalid resource version: \"{text}\""));
+        }
+
+        var requested = text.Length == 0 ? 0 : long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+        if (match.Length > 0 && text.Length == 0)
+        {
+            return (0, InvalidListOptions("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"));
+        }
+
+        if (match is not ("" or "NotOlderThan" or "Exact"))
+        {
+            return (0, InvalidListOptions("resourceVersionMatch", $"Unsupported value: \"{match}\": supported values: \"Exact\", \"NotOlderThan\""));
+        }
+
+        if (match == "Exact" && requested == 0)
+        {
+            return (0, InvalidListOptions("resourceVersionMatch", "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+        }
+
+        if (requested > _resourceVersion)
+        {
+            return (0, KubeStatus.TooLargeResourceVersion(requested, _resourceVersion));
+        }
+
+        // Unset, "0" (any) and NotOlderThan are all served from the latest state; Exact from the state at that version.
+        return (match == "Exact" ? requested : _resourceVersion, null);
+    }
+
+    private static KubeReply InvalidListOptions(string field, string problem) =>
+        KubeStatus.Invalid("ListOptions.meta.k8s.io", "", field, problem);
+
+    private static KubeReply? ParseSelectors<T>(KubeObjectStore<T> store, IQueryCollection query, out LabelSelector labels, out FieldSelector fields)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        fields = FieldSelector.Everything;
+        return !LabelSelector.TryParse(query["labelSelector"], out labels, out var error)
+            || !FieldSelector.TryParse(query["fieldSelector"], store.SelectableFields, out fields, out error)
+            ? KubeStatus.BadRequest(error)
+            : null;
+    }
+
+    private KubeReply Create<T>(KubeObjectStore<T> store, string? ns, string? body)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         if (!TryDeserialize<T>(body, out var obj, out var problem))
@@ -172,7 +352,7 @@ public sealed partial class FakeKubernetesApi
         }
 
         var meta = obj.Metadata ??= new V1ObjectMeta();
-        if (meta.NamespaceProperty is { Length: > 0 } bodyNs && bodyNs != ns)
+        if (store.Namespaced && meta.NamespaceProperty is { Length: > 0 } bodyNs && bodyNs != ns)
         {
             return KubeStatus.BadRequest("the namespace of the provided object does not match the namespace sent on the request");
         }
@@ -194,7 +374,7 @@ public sealed partial class FakeKubernetesApi
 
         lock (_gate)
         {
-            if (store.Get(ns, meta.Name) is not null)
+            if (store.Find(ns, meta.Name) is not null)
             {
                 return KubeStatus.AlreadyExists(store.Resource, meta.Name);
             }
@@ -202,15 +382,14 @@ public sealed partial class FakeKubernetesApi
             meta.NamespaceProperty = ns;
             meta.Uid = Guid.NewGuid().ToString();
             meta.CreationTimestamp = Now();
-            meta.ResourceVersion = NextResourceVersion();
-            store.Put(obj);
+            meta.DeletionTimestamp = null;
+            return KubeReply.Json(201, store.WithType(store.Put(obj, ++_resourceVersion).Current!.Json));
         }
-
-        return Object(201, obj);
     }
 
-    /// <summary>PUT: optimistic concurrency on resourceVersion when the body carries one, as the real API does.</summary>
-    private IResult Replace<T>(KubeObjectStore<T> store, string? ns, string name, string? body)
+    /// <summary>PUT: optimistic concurrency on resourceVersion when the body carries one, and no write
+    /// (same resourceVersion, no watch event) when nothing changes, as the real API does.</summary>
+    private KubeReply Replace<T>(KubeObjectStore<T> store, string? ns, string name, string? body)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         if (!TryDeserialize<T>(body, out var obj, out var problem))
@@ -226,12 +405,13 @@ public sealed partial class FakeKubernetesApi
 
         lock (_gate)
         {
-            var current = store.Get(ns, name);
-            if (current is null)
+            var stored = store.Find(ns, name);
+            if (stored is null)
             {
                 return KubeStatus.NotFound(store.Resource, name);
             }
 
+            var current = store.Typed(stored);
             if (!string.IsNullOrEmpty(meta.ResourceVersion) && meta.ResourceVersion != current.Metadata.ResourceVersion)
             {
                 return KubeStatus.Conflict(store.Resource, name);
@@ -246,55 +426,131 @@ public sealed partial class FakeKubernetesApi
             meta.NamespaceProperty = ns;
             meta.Uid = current.Metadata.Uid;
             meta.CreationTimestamp = current.Metadata.CreationTimestamp;
-            meta.ResourceVersion = NextResourceVersion();
-            store.Put(obj);
+            meta.DeletionTimestamp = current.Metadata.DeletionTimestamp;
+            meta.DeletionGracePeriodSeconds = current.Metadata.DeletionGracePeriodSeconds;
+            return KubeObjectStore<T>.Unchanged(obj, stored)
+                ? KubeReply.Json(200, store.WithType(stored.Json))
+                : KubeReply.Json(200, store.WithType(store.Put(obj, ++_resourceVersion).Current!.Json));
         }
-
-        return Object(200, obj);
     }
 
-    /// <summary>DELETE, honouring DeleteOptions.preconditions (uid, resourceVersion) like the real API.</summary>
-    private IResult Delete<T>(KubeObjectStore<T> store, string? ns, string name, string? body)
+    /// <summary>DELETE, honouring DeleteOptions.preconditions (uid, resourceVersion); answers a Status, or the
+    /// object for namespaces, as the real API does (without the namespace's Terminating phase).</summary>
+    private KubeReply Delete<T>(KubeObjectStore<T> store, string? ns, string name, string? body)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        V1Preconditions? preconditions = null;
-        if (!string.IsNullOrWhiteSpace(body))
+        if (ParseDeleteOptions(body, out var options) is { } bad)
         {
-            if (!TryDeserialize<V1DeleteOptions>(body, out var options, out var problem))
-            {
-                return problem;
-            }
-
-            preconditions = options.Preconditions;
+            return bad;
         }
 
         lock (_gate)
         {
-            var current = store.Get(ns, name);
-            if (current is null)
+            var stored = store.Find(ns, name);
+            if (stored is null)
             {
                 return KubeStatus.NotFound(store.Resource, name);
             }
 
-            if (preconditions?.Uid is { } uid && uid != current.Metadata.Uid)
+            var current = store.Typed(stored);
+            if (FailedPrecondition(store.Resource, current.Metadata, options.Preconditions) is { } failed)
             {
-                return KubeStatus.Conflict(store.Resource, name, $"Precondition failed: UID in precondition: {uid}, UID in object meta: {current.Metadata.Uid}");
+                return failed;
             }
 
-            if (preconditions?.ResourceVersion is { } rv && rv != current.Metadata.ResourceVersion)
-            {
-                return KubeStatus.Conflict(store.Resource, name, $"Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {current.Metadata.ResourceVersion}");
-            }
-
-            store.Remove(ns, name);
-            NextResourceVersion();
-            return KubeStatus.Success(store.Resource, name, current.Metadata.Uid);
+            // Namespaces, the one cluster-scoped resource here, answer with the object.
+            store.Remove(ns, name, ++_resourceVersion);
+            return store.Namespaced
+                ? KubeStatus.Success(store.Resource, name, current.Metadata.Uid)
+                : KubeReply.Json(200, store.WithType(stored.Json));
         }
+    }
+
+    /// <summary>
+    /// A Pod's DELETE answers the Pod. One on a node (spec.nodeName) that is still running is graceful:
+    /// it gets deletionTimestamp and deletionGracePeriodSeconds (a MODIFIED event) and stays until the
+    /// kubelet's final delete, which a test plays with <see cref="DeletePod"/>. One that is unscheduled,
+    /// finished, or deleted with gracePeriodSeconds=0 goes at once, as in the real API.
+    /// </summary>
+    private KubeReply DeletePod(string ns, string name, string? body)
+    {
+        if (ParseDeleteOptions(body, out var options) is { } bad)
+        {
+            return bad;
+        }
+
+        lock (_gate)
+        {
+            var pod = _pods.Get(ns, name);
+            if (pod is null)
+            {
+                return KubeStatus.NotFound(_pods.Resource, name);
+            }
+
+            if (FailedPrecondition(_pods.Resource, pod.Metadata, options.Preconditions) is { } failed)
+            {
+                return failed;
+            }
+
+            var grace = options.GracePeriodSeconds ?? pod.Spec?.TerminationGracePeriodSeconds ?? 30;
+            if (string.IsNullOrEmpty(pod.Spec?.NodeName) || pod.Status?.Phase is "Succeeded" or "Failed")
+            {
+                grace = 0;
+            }
+
+            // A second delete may only shorten the grace period.
+            if (pod.Metadata.DeletionGracePeriodSeconds is { } already && grace > 0 && already <= grace)
+            {
+                return KubeReply.Json(200, _pods.WithType(_pods.Find(ns, name)!.Json));
+            }
+
+            pod.Metadata.DeletionTimestamp = Now().AddSeconds(grace);
+            pod.Metadata.DeletionGracePeriodSeconds = grace;
+            if (grace > 0)
+            {
+                return KubeReply.Json(200, _pods.WithType(_pods.Put(pod, ++_resourceVersion).Current!.Json));
+            }
+
+            _pods.Remove(ns, name, ++_resourceVersion);
+            return KubeReply.Json(200, Encoding.UTF8.GetBytes(KubernetesJson.Serialize(pod)));
+        }
+    }
+
+    private static KubeReply? ParseDeleteOptions(string? body, out V1DeleteOptions options)
+    {
+        options = new V1DeleteOptions();
+        if (string.IsNullOrWhiteSpace(body))
+        {
+            return null;
+        }
+
+        if (!TryDeserialize<V1DeleteOptions>(body, out var parsed, out var problem))
+        {
+            return problem;
+        }
+
+        options = parsed;
+        return null;
+    }
+
+    private static KubeReply? FailedPrecondition(string resource, V1ObjectMeta current, V1Preconditions? preconditions)
+    {
+        if (preconditions?.Uid is { } uid && uid != current.Uid)
+        {
+            return KubeStatus.Conflict(resource, current.Name, $"Precondition failed: UID in precondition: {uid}, UID in object meta: {current.Uid}");
+        }
+
+        if (preconditions?.ResourceVersion is { } rv && rv != current.ResourceVersion)
+        {
+            return KubeStatus.Conflict(resource, current.Name, $"Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {current.ResourceVersion}");
+        }
+
+        return null;
     }
 
     /// <summary>Merge patch, and strategic merge patch treated as one: for the scalar fields
     /// event recorders patch (count, lastTimestamp, series) the two are the same.</summary>
-    private IResult Patch<T>(KubeObjectStore<T> store, string? ns, string name, string? contentType, string? body)
+    private KubeReply Patch<T>(KubeObjectStore<T> store, string? ns, string name, string? contentType, string? body)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var mediaType = contentType?.Split(';')[0].Trim();
@@ -315,13 +571,14 @@ public sealed partial class FakeKubernetesApi
 
         lock (_gate)
         {
-            var current = store.Get(ns, name);
-            if (current is null)
+            var stored = store.Find(ns, name);
+            if (stored is null)
             {
                 return KubeStatus.NotFound(store.Resource, name);
             }
 
-            var merged = MergePatch(JsonNode.Parse(KubernetesJson.Serialize(current)), patch);
+            var current = store.Typed(stored);
+            var merged = MergePatch(JsonNode.Parse(stored.Json), patch);
             if (!TryDeserialize<T>(merged?.ToJsonString(), out var obj, out var problem))
             {
                 return problem;
@@ -332,13 +589,17 @@ public sealed partial class FakeKubernetesApi
             obj.Metadata.NamespaceProperty = ns;
             obj.Metadata.Uid = current.Metadata.Uid;
             obj.Metadata.CreationTimestamp = current.Metadata.CreationTimestamp;
-            obj.Metadata.ResourceVersion = NextResourceVersion();
-            store.Put(obj);
-            return Object(200, obj);
+            return KubeObjectStore<T>.Unchanged(obj, stored)
+                ? KubeReply.Json(200, store.WithType(stored.Json))
+                : KubeReply.Json(200, store.WithType(store.Put(obj, ++_resourceVersion).Current!.Json));
         }
     }
 
-    private IResult TokenRequest(string ns, string serviceAccount, string? body)
+    /// <summary>
+    /// TokenRequest as the API server validates and defaults it: audiences default to the API server's
+    /// own, expirationSeconds to one hour, and less than ten minutes is Invalid (422).
+    /// </summary>
+    private KubeReply TokenRequest(string ns, string serviceAccount, string? body)
     {
         if (!TryDeserialize<Authenticationv1TokenRequest>(body, out var request, out var problem))
         {
@@ -349,12 +610,12 @@ public sealed partial class FakeKubernetesApi
         var seconds = spec.ExpirationSeconds ?? 3600;
         if (seconds < 600)
         {
-            return KubeStatus.Invalid("TokenRequest", serviceAccount, "spec.expirationSeconds", $"Invalid value: {seconds}: may not specify a duration less than 10 minutes");
+            return KubeStatus.Invalid("TokenRequest.authentication.k8s.io", "", "spec.expirationSeconds", $"Invalid value: {seconds}: may not specify a duration less than 10 minutes");
         }
 
         if (seconds > 1L << 32)
         {
-            return KubeStatus.Invalid("TokenRequest", serviceAccount, "spec.expirationSeconds", $"Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds");
+            return KubeStatus.Invalid("TokenRequest.authentication.k8s.io", "", "spec.expirationSeconds", $"Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds");
         }
 
         var account = Locked(() => _serviceAccounts.Get(ns, serviceAccount));
@@ -390,26 +651,22 @@ public sealed partial class FakeKubernetesApi
         spec.Audiences = audiences;
         spec.ExpirationSeconds = seconds;
         request.Status = new V1TokenRequestStatus { Token = FakeJwt.SignRs256(_signingKey, KeyId, claims), ExpirationTimestamp = expires.UtcDateTime };
-        return Object(201, request);
+        return KubeReply.Json(201, KubernetesJson.Serialize(request));
     }
 
     /// <summary>Answers per the fault, or returns false when the request should go on normally.</summary>
-    private async Task<bool> AnsweredByFaultAsync(HttpContext context, Fault fault)
+    private static async Task<bool> AnsweredByFaultAsync(HttpContext context, Fault fault)
     {
         switch (fault.Kind)
         {
             case FaultKind.Status:
-                if (fault.Code == 429)
-                {
-                    context.Response.Headers.RetryAfter = "1";
-                }
-
-                await KubeStatus.Failure(fault.Code, fault.Reason, $"fault injected by the test: {fault.Code}").ExecuteAsync(context);
+                var status = KubeStatus.Failure(fault.Code, fault.Reason, $"fault injected by the test: {fault.Code}");
+                await (fault.Code == 429 ? status.WithRetryAfter("1") : status).ExecuteAsync(context);
                 return true;
-            case FaultKind.Delay when await Server.WaitAsync(fault.Duration, context.RequestAborted):
+            case FaultKind.Delay when await LoopbackServer.WaitAsync(context, fault.Duration):
                 return false;
             case FaultKind.Hang:
-                await Server.WaitAsync(Timeout.InfiniteTimeSpan, context.RequestAborted);
+                await LoopbackServer.WaitAsync(context, Timeout.InfiniteTimeSpan);
                 context.Abort();
                 return true;
             default: // Reset, or a delay cut short by the client or the server stopping
@@ -423,7 +680,7 @@ public sealed partial class FakeKubernetesApi
     /// keeps the type immutable and requires a JSON <c>.dockerconfigjson</c> for that type, so a
     /// Secret the real API would refuse is refused here too.
     /// </summary>
-    private static IResult? Validate<T>(T obj, T? current)
+    private static KubeReply? Validate<T>(T obj, T? current)
     {
         if (obj is not V1Secret secret)
         {
@@ -492,7 +749,7 @@ public sealed partial class FakeKubernetesApi
         return result;
     }
 
-    private static bool TryDeserialize<T>(string? body, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out T? value, out IResult problem)
+    private static bool TryDeserialize<T>(string? body, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out T? value, out KubeReply problem)
         where T : class
     {
         value = null;
@@ -514,9 +771,6 @@ public sealed partial class FakeKubernetesApi
         return value is not null;
     }
 
-    private static IResult Object(int code, object obj) =>
-        Results.Content(KubernetesJson.Serialize(obj), "application/json", statusCode: code);
-
     private static async Task<string?> ReadBodyAsync(HttpRequest request, CancellationToken ct)
     {
         using var reader = new StreamReader(request.Body, Encoding.UTF8);
@@ -530,4 +784,35 @@ public sealed partial class FakeKubernetesApi
 
     // generateName's suffix: five characters from the API server's alphabet (no vowels, no look-alikes).
     private static string RandomSuffix() => RandomNumberGenerator.GetString("bcdfghjklmnpqrstvwxz2456789", 5);
+
+    /// <summary>The API server's continue token: base64url of <c>{"v":"meta.k8s.io/v1","rv":N,"start":"key\0"}</c>.</summary>
+    private static class ContinueToken
+    {
+        public static string Encode(long version, string start) =>
+            Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["v"] = "meta.k8s.io/v1", ["rv"] = version, ["start"] = start }));
+
+        public static bool TryDecode(string token, out long version, out string start, out string why)
+        {
+            (version, start, why) = (0, "", "");
+            try
+            {
+                var json = JsonNode.Parse(Base64Url.DecodeFromChars(token));
+                if (json?["v"]?.GetValue<string>() != "meta.k8s.io/v1")
+                {
+                    why = "continue key is not supported by this version";
+                    return false;
+                }
+
+                version = json["rv"]?.GetValue<long>() ?? 0;
+                start = json["start"]?.GetValue<string>() ?? "";
+                why = version == 0 ? "0 continue resource version is not allowed when using continue" : "";
+                return version != 0 && start.Length > 0;
+            }
+            catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException)
+            {
+                why = e.Message;
+                return false;
+            }
+        }
+    }
 }

@@ -9,8 +9,11 @@ namespace QuayAdmission.Tests.Fakes;
 /// <summary>
 /// A local stand-in for the kube-apiserver: the endpoints the webhook uses, in the real API's JSON,
 /// served by Kestrel on 127.0.0.1, so the real KubernetesClient talks to it unchanged.
-/// Every request is recorded under a stable operation name, and any operation can be made to fail.
-/// The request handling lives in FakeKubernetesApi.Handlers.cs.
+/// Lists paginate over consistent snapshots, watches stream from a bounded history of changes
+/// (see Fakes/README.md for what it implements and where it knowingly differs).
+/// Every request is recorded under a stable operation name (<c>resource.verb</c>, e.g. <c>secrets.list</c>,
+/// <c>pods.watch</c>, <c>leases.update</c>), and any operation can be made to fail.
+/// The request handling lives in FakeKubernetesApi.Handlers.cs and FakeKubernetesApi.Watch.cs.
 /// </summary>
 public sealed partial class FakeKubernetesApi : IAsyncDisposable
 {
@@ -26,23 +29,48 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     private readonly RSA _signingKey = RSA.Create(2048);
 
     // One lock for all state: contention is irrelevant at test scale, and it keeps
-    // resourceVersion, the stores, the records and the faults consistent with each other.
+    // resourceVersion, the stores, their histories, the watchers, the records and the faults consistent.
     private readonly Lock _gate = new();
     private long _resourceVersion;
     private readonly List<RecordedRequest> _requests = [];
+    private readonly Dictionary<string, OperationTraffic> _traffic = [];
     private readonly Dictionary<string, Fault> _faults = [];
     private readonly List<(string Operation, int Count, TaskCompletionSource Reached)> _waiters = [];
 
-    private readonly KubeObjectStore<V1Secret> _secrets = new("secrets", "v1", "Secret");
-    private readonly KubeObjectStore<V1Pod> _pods = new("pods", "v1", "Pod");
+    private readonly KubeObjectStore<V1Secret> _secrets = new("secrets", "v1", "Secret",
+        fields: s => [("type", s.Type)]);
+
+    private readonly KubeObjectStore<V1Pod> _pods = new("pods", "v1", "Pod",
+        fields: p => [
+            ("spec.nodeName", p.Spec?.NodeName),
+            ("spec.restartPolicy", p.Spec?.RestartPolicy),
+            ("spec.schedulerName", p.Spec?.SchedulerName),
+            ("spec.serviceAccountName", p.Spec?.ServiceAccountName),
+            ("spec.hostNetwork", p.Spec?.HostNetwork == true ? "true" : "false"),
+            ("status.phase", p.Status?.Phase),
+            ("status.podIP", p.Status?.PodIP),
+            ("status.nominatedNodeName", p.Status?.NominatedNodeName),
+        ],
+        emptyFields: ",\"spec\":{\"containers\":null},\"status\":{}");
+
     private readonly KubeObjectStore<V1ServiceAccount> _serviceAccounts = new("serviceaccounts", "v1", "ServiceAccount");
-    private readonly KubeObjectStore<V1Namespace> _namespaces = new("namespaces", "v1", "Namespace", namespaced: false);
+
+    private readonly KubeObjectStore<V1Namespace> _namespaces = new("namespaces", "v1", "Namespace", namespaced: false,
+        fields: n => [("status.phase", n.Status?.Phase)],
+        emptyFields: ",\"spec\":{},\"status\":{}");
+
     private readonly KubeObjectStore<Corev1Event> _events = new("events", "v1", "Event");
     private readonly KubeObjectStore<Eventsv1Event> _eventsV1 = new("events.events.k8s.io", "events.k8s.io/v1", "Event");
-    private readonly KubeObjectStore<V1Lease> _leases = new("leases.coordination.k8s.io", "coordination.k8s.io/v1", "Lease");
+
+    private readonly KubeObjectStore<V1Lease> _leases = new("leases.coordination.k8s.io", "coordination.k8s.io/v1", "Lease",
+        emptyFields: ",\"spec\":{}");
 
     private LoopbackServer? _server;
+    private Uri? _baseAddress;
     private volatile bool _requireServiceAccounts;
+    private TimeSpan _bookmarkInterval = TimeSpan.FromSeconds(1);
+    private CancellationTokenSource _closeWatches = new();
+    private readonly Dictionary<string, int> _openWatches = [];
 
     private FakeKubernetesApi(TimeProvider time)
     {
@@ -55,11 +83,12 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(time);
         var api = new FakeKubernetesApi(time);
         api._server = await LoopbackServer.StartAsync(api.HandleAsync, certificate: null, ct);
+        api._baseAddress = api._server.BaseAddress;
         return api;
     }
 
-    /// <summary>e.g. http://127.0.0.1:41234/ (with the trailing slash).</summary>
-    public Uri BaseAddress => Server.BaseAddress;
+    /// <summary>e.g. http://127.0.0.1:41234/ (with the trailing slash); the same after <see cref="RestartAsync"/>.</summary>
+    public Uri BaseAddress => _baseAddress ?? throw new InvalidOperationException("not started");
 
     /// <summary>The <c>iss</c> of issued tokens: the base address without its trailing slash, so OIDC discovery works from it.</summary>
     public string Issuer => BaseAddress.ToString().TrimEnd('/');
@@ -74,7 +103,30 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
         set => _requireServiceAccounts = value;
     }
 
-    private LoopbackServer Server => _server ?? throw new InvalidOperationException("not started");
+    /// <summary>How often a watch with <c>allowWatchBookmarks=true</c> gets a BOOKMARK (real time; the real API sends about one a minute).</summary>
+    public TimeSpan BookmarkInterval
+    {
+        get => Locked(() => _bookmarkInterval);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
+            Locked(() => _bookmarkInterval = value);
+        }
+    }
+
+    /// <summary>How many changes each resource's history keeps for watches and for paginated lists (default 10,000):
+    /// a watch or continue token older than that is 410 Expired, as when the real API has compacted.</summary>
+    public int HistoryLimit
+    {
+        get => Locked(() => _secrets.HistoryLimit);
+        set => Locked(() => ForEachStore(s => s.HistoryLimit = value));
+    }
+
+    /// <summary>The resourceVersion of the latest write, as a list would report it.</summary>
+    public string CurrentResourceVersion => Locked(() => Format(_resourceVersion));
+
+    /// <summary>False between <see cref="StopAsync"/> and <see cref="RestartAsync"/>.</summary>
+    public bool IsRunning => Locked(() => _server is not null);
 
     public KubernetesClientConfiguration ClientConfiguration() =>
         new() { Host = BaseAddress.ToString(), AccessToken = AdminToken };
@@ -106,52 +158,121 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
         return path;
     }
 
-    // --- state for tests: everything returned is a copy ---
+    // --- state for tests: everything returned is a copy; every write is a change watches see ---
 
     public V1Secret? GetSecret(string ns, string name) => Locked(() => _secrets.Get(ns, name));
 
     public IReadOnlyList<V1Secret> Secrets => Locked(() => _secrets.List());
 
     /// <summary>Seeds or overwrites a Secret; assigns uid (when missing), creationTimestamp and a new resourceVersion.</summary>
-    public void PutSecret(V1Secret secret) => Seed(_secrets, secret);
+    public void PutSecret(V1Secret secret) => Seed(_secrets, [secret]);
+
+    /// <summary>Many <see cref="PutSecret"/>s under one lock, for seeding at scale.</summary>
+    public void PutSecrets(IEnumerable<V1Secret> secrets) => Seed(_secrets, secrets);
+
+    /// <summary>Changes a stored Secret as a client's update would (new resourceVersion, MODIFIED event); returns the result.</summary>
+    public V1Secret UpdateSecret(string ns, string name, Action<V1Secret> change) => Update(_secrets, ns, name, change);
+
+    public bool DeleteSecret(string ns, string name) => Remove(_secrets, ns, name);
 
     public V1Pod? GetPod(string ns, string name) => Locked(() => _pods.Get(ns, name));
 
     public IReadOnlyList<V1Pod> Pods => Locked(() => _pods.List());
 
-    public void AddPod(V1Pod pod) => Seed(_pods, pod);
+    public void AddPod(V1Pod pod) => Seed(_pods, [pod]);
 
-    public bool RemovePod(string ns, string name) => Locked(() => _pods.Remove(ns, name));
+    /// <summary>Seeds or overwrites a Pod (the same as <see cref="AddPod"/>).</summary>
+    public void PutPod(V1Pod pod) => Seed(_pods, [pod]);
+
+    public void PutPods(IEnumerable<V1Pod> pods) => Seed(_pods, pods);
+
+    public V1Pod UpdatePod(string ns, string name, Action<V1Pod> change) => Update(_pods, ns, name, change);
+
+    /// <summary>Removes a Pod at once, as the kubelet's final delete does (also ends a graceful deletion started over HTTP).</summary>
+    public bool DeletePod(string ns, string name) => Remove(_pods, ns, name);
+
+    public bool RemovePod(string ns, string name) => DeletePod(ns, name);
 
     public V1ServiceAccount? GetServiceAccount(string ns, string name) => Locked(() => _serviceAccounts.Get(ns, name));
 
     public IReadOnlyList<V1ServiceAccount> ServiceAccounts => Locked(() => _serviceAccounts.List());
 
-    public void AddServiceAccount(V1ServiceAccount serviceAccount) => Seed(_serviceAccounts, serviceAccount);
+    public void AddServiceAccount(V1ServiceAccount serviceAccount) => Seed(_serviceAccounts, [serviceAccount]);
+
+    public bool DeleteServiceAccount(string ns, string name) => Remove(_serviceAccounts, ns, name);
 
     public V1Namespace? GetNamespace(string name) => Locked(() => _namespaces.Get(null, name));
 
     public IReadOnlyList<V1Namespace> Namespaces => Locked(() => _namespaces.List());
 
-    public void AddNamespace(V1Namespace ns) => Seed(_namespaces, ns);
+    public void AddNamespace(V1Namespace ns) => Seed(_namespaces, [ns]);
+
+    public bool DeleteNamespace(string name) => Remove(_namespaces, null, name);
 
     public V1Lease? GetLease(string ns, string name) => Locked(() => _leases.Get(ns, name));
+
+    public void PutLease(V1Lease lease) => Seed(_leases, [lease]);
+
+    public bool DeleteLease(string ns, string name) => Remove(_leases, ns, name);
 
     public IReadOnlyList<Corev1Event> Events => Locked(() => _events.List());
 
     /// <summary>events.k8s.io/v1 events as JSON, in namespace/name order.</summary>
     public IReadOnlyList<string> EventsV1Json => Locked(() => _eventsV1.List().Select(e => KubernetesJson.Serialize(e)).ToList());
 
+    /// <summary>Forgets every resource's history up to now, as etcd compaction does: a watch or a continue
+    /// token from an earlier resourceVersion then gets 410 Expired.</summary>
+    public void Compact() => Locked(() => ForEachStore(s => s.Compact(_resourceVersion)));
+
+    // --- watches ---
+
+    /// <summary>Open watch streams, all or of one operation (e.g. <c>pods.watch</c>): lets a test wait until a client is watching.</summary>
+    public int OpenWatchCount(string? operation = null) =>
+        Locked(() => operation is null ? _openWatches.Values.Sum() : _openWatches.GetValueOrDefault(operation));
+
+    /// <summary>Ends every open watch stream cleanly (the response completes), as the API server does at a watch's timeout.</summary>
+    public void CloseWatches()
+    {
+        CancellationTokenSource closing;
+        lock (_gate)
+        {
+            closing = _closeWatches;
+            _closeWatches = new CancellationTokenSource();
+        }
+
+        // Not disposed: watches that started under it may still be linking to its token.
+        closing.Cancel();
+    }
+
     // --- what was asked ---
 
     public IReadOnlyList<RecordedRequest> Requests => Locked(() => _requests.ToList());
 
-    public int Count(string operation) => Locked(() => _requests.Count(r => r.Operation == operation));
+    public int Count(string operation) => Locked(() => _traffic.GetValueOrDefault(operation)?.Requests ?? 0);
 
     /// <summary>All requests except Quay's JWKS and discovery fetches.</summary>
-    public int TotalCount => Locked(() => _requests.Count(r => !UncountedOperations.Contains(r.Operation)));
+    public int TotalCount => Locked(() => _traffic.Where(t => !UncountedOperations.Contains(t.Key)).Sum(t => t.Value.Requests));
 
-    public void ResetCounts() => Locked(() => _requests.Clear());
+    /// <summary>Response body bytes sent for <paramref name="operation"/> (a watch's grow while it streams).</summary>
+    public long ResponseBytes(string operation) => Locked(() => _traffic.GetValueOrDefault(operation)?.ResponseBytes ?? 0);
+
+    /// <summary>Response body bytes of all operations except Quay's JWKS and discovery fetches.</summary>
+    public long TotalResponseBytes => Locked(() => _traffic.Where(t => !UncountedOperations.Contains(t.Key)).Sum(t => t.Value.ResponseBytes));
+
+    /// <summary>Requests and response body bytes per operation since the last <see cref="ResetCounts"/>.</summary>
+    public IReadOnlyDictionary<string, (int Requests, long ResponseBytes)> Traffic =>
+        Locked(() => _traffic.Where(t => t.Value.Requests > 0 || t.Value.ResponseBytes > 0)
+            .ToDictionary(t => t.Key, t => (t.Value.Requests, t.Value.ResponseBytes)));
+
+    /// <summary>Forgets the recorded requests and zeroes the request and byte counts.</summary>
+    public void ResetCounts() => Locked(() =>
+    {
+        _requests.Clear();
+        foreach (var traffic in _traffic.Values)
+        {
+            traffic.Reset();
+        }
+    });
 
     /// <summary>Completes once <paramref name="operation"/> has been received <paramref name="count"/> times
     /// (since the last <see cref="ResetCounts"/>): lets a test act while a request hangs, without sleeping.</summary>
@@ -159,7 +280,7 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_requests.Count(r => r.Operation == operation) >= count)
+            if ((_traffic.GetValueOrDefault(operation)?.Requests ?? 0) >= count)
             {
                 return Task.CompletedTask;
             }
@@ -172,7 +293,7 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
 
     // --- faults ---
 
-    /// <summary>Makes <paramref name="operation"/> (e.g. <c>secrets.get</c>) fail until cleared or its <see cref="Fault.Times"/> run out.</summary>
+    /// <summary>Makes <paramref name="operation"/> (e.g. <c>secrets.get</c>, <c>pods.watch</c>) fail until cleared or its <see cref="Fault.Times"/> run out.</summary>
     public void SetFault(string operation, Fault fault)
     {
         ArgumentNullException.ThrowIfNull(fault);
@@ -181,13 +302,37 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
 
     public void ClearFaults() => Locked(() => _faults.Clear());
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops listening: open connections are aborted (watch streams and hanging requests included) and
+    /// new ones are refused, as when the API server or the path to it goes away. All state stays.
+    /// </summary>
+    public async Task StopAsync()
     {
-        if (_server is not null)
+        LoopbackServer? server;
+        lock (_gate)
         {
-            await _server.DisposeAsync();
+            server = _server;
+            _server = null;
         }
 
+        if (server is not null)
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    /// <summary>Listens again on the same address (stopping first if running), with all objects, resourceVersions and history kept.</summary>
+    public async Task RestartAsync(CancellationToken ct = default)
+    {
+        await StopAsync();
+        var server = await LoopbackServer.StartAsync(HandleAsync, certificate: null, ct, BaseAddress.Port);
+        Locked(() => _server = server);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _closeWatches.Dispose();
         _signingKey.Dispose();
     }
 
@@ -216,25 +361,77 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
         }
     }
 
-    private void Seed<T>(KubeObjectStore<T> store, T obj)
+    private void Seed<T>(KubeObjectStore<T> store, IEnumerable<T> objects)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        ArgumentNullException.ThrowIfNull(obj);
-        var copy = KubeObjectStore<T>.Clone(obj);
-        var meta = copy.Metadata ?? throw new ArgumentException("metadata.name is required", nameof(obj));
-        ArgumentException.ThrowIfNullOrEmpty(meta.Name, "obj.Metadata.Name");
-        meta.NamespaceProperty = store.Namespaced ? meta.NamespaceProperty ?? "default" : null;
+        ArgumentNullException.ThrowIfNull(objects);
+
+        // Copies are made outside the lock: the caller's objects are never kept or changed.
+        var copies = objects.Select(obj =>
+        {
+            ArgumentNullException.ThrowIfNull(obj);
+            var copy = Clone(obj);
+            var meta = copy.Metadata ?? throw new ArgumentException("metadata.name is required", nameof(objects));
+            ArgumentException.ThrowIfNullOrEmpty(meta.Name, "obj.Metadata.Name");
+            meta.NamespaceProperty = store.Namespaced ? meta.NamespaceProperty ?? "default" : null;
+            return copy;
+        }).ToList();
         lock (_gate)
         {
-            meta.Uid ??= Guid.NewGuid().ToString();
-            meta.CreationTimestamp ??= Now();
-            meta.ResourceVersion = NextResourceVersion();
-            store.Put(copy);
+            var now = Now();
+            foreach (var copy in copies)
+            {
+                copy.Metadata.Uid ??= Guid.NewGuid().ToString();
+                copy.Metadata.CreationTimestamp ??= now;
+                store.Put(copy, ++_resourceVersion);
+            }
         }
     }
 
-    // Callers hold _gate: the counter is global across resources, as in etcd.
-    private string NextResourceVersion() => (++_resourceVersion).ToString(CultureInfo.InvariantCulture);
+    private T Update<T>(KubeObjectStore<T> store, string? ns, string name, Action<T> change)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        lock (_gate)
+        {
+            var obj = store.Get(ns, name) ?? throw new InvalidOperationException($"{store.Resource} \"{name}\" not found");
+            var identity = (obj.Metadata.Name, obj.Metadata.NamespaceProperty, obj.Metadata.Uid, obj.Metadata.CreationTimestamp);
+            change(obj);
+            (obj.Metadata.Name, obj.Metadata.NamespaceProperty, obj.Metadata.Uid, obj.Metadata.CreationTimestamp) = identity;
+            return store.Typed(store.Put(obj, ++_resourceVersion).Current!);
+        }
+    }
+
+    private bool Remove<T>(KubeObjectStore<T> store, string? ns, string name)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        lock (_gate)
+        {
+            if (store.Find(ns, name) is null)
+            {
+                return false;
+            }
+
+            store.Remove(ns, name, ++_resourceVersion);
+            return true;
+        }
+    }
+
+    // Callers hold _gate.
+    private void ForEachStore(Action<IKubeStore> action)
+    {
+        action(_secrets);
+        action(_pods);
+        action(_serviceAccounts);
+        action(_namespaces);
+        action(_events);
+        action(_eventsV1);
+        action(_leases);
+    }
+
+    private static T Clone<T>(T obj) => KubernetesJson.Deserialize<T>(KubernetesJson.Serialize(obj));
+
+    private static string Format(long resourceVersion) => resourceVersion.ToString(CultureInfo.InvariantCulture);
 
     // The API server stores timestamps with second precision.
     private DateTime Now()
@@ -259,14 +456,41 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
         }
     }
 
-    private void Record(HttpRequest request, string operation, string? body)
+    private OperationTraffic Record(HttpRequest request, string operation, string? body)
     {
         var record = new RecordedRequest(request.Method, request.Path.Value ?? "/", request.QueryString.Value ?? "", operation, body, _time.GetUtcNow());
         lock (_gate)
         {
             _requests.Add(record);
-            var seen = _requests.Count(r => r.Operation == operation);
+            if (!_traffic.TryGetValue(operation, out var traffic))
+            {
+                _traffic[operation] = traffic = new OperationTraffic();
+            }
+
+            var seen = traffic.CountRequest();
             _waiters.RemoveAll(w => w.Operation == operation && seen >= w.Count && w.Reached.TrySetResult());
+            return traffic;
+        }
+    }
+
+    /// <summary>Counts of one operation; bytes are added by the response stream as they are written, without the lock.</summary>
+    private sealed class OperationTraffic
+    {
+        private int _requests;
+        private long _responseBytes;
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        public long ResponseBytes => Interlocked.Read(ref _responseBytes);
+
+        public int CountRequest() => Interlocked.Increment(ref _requests);
+
+        public void CountBytes(int bytes) => Interlocked.Add(ref _responseBytes, bytes);
+
+        public void Reset()
+        {
+            Volatile.Write(ref _requests, 0);
+            Interlocked.Exchange(ref _responseBytes, 0);
         }
     }
 }

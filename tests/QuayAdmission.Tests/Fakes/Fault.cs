@@ -1,6 +1,9 @@
 namespace QuayAdmission.Tests.Fakes;
 
-/// <summary>How the fake Kubernetes API misbehaves for one operation (see <see cref="FakeKubernetesApi.SetFault"/>).</summary>
+/// <summary>
+/// How the fake Kubernetes API misbehaves for one operation (see <see cref="FakeKubernetesApi.SetFault"/>).
+/// A fault on a watch operation (e.g. <c>pods.watch</c>) applies when the watch request arrives.
+/// </summary>
 public sealed record Fault
 {
     private Fault(FaultKind kind) => Kind = kind;
@@ -30,6 +33,13 @@ public sealed record Fault
 
     /// <summary>Abort the connection without an answer.</summary>
     public static Fault Reset { get; } = new(FaultKind.Reset);
+
+    /// <summary>
+    /// Send the status line, the headers (with the full Content-Length) and the first half of the body,
+    /// then abort the connection: the client fails while reading the body. A watch gets its 200 and
+    /// half of a first event line.
+    /// </summary>
+    public static Fault ResetMidBody { get; } = new(FaultKind.ResetMidBody);
 }
 
 public enum FaultKind
@@ -38,6 +48,7 @@ public enum FaultKind
     Delay,
     Hang,
     Reset,
+    ResetMidBody,
 }
 
 /// <summary>One request the fake Kubernetes API received. <see cref="Query"/> is as sent, with its leading '?'.</summary>

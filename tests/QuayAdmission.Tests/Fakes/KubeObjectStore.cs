@@ -1,49 +1,341 @@
+using System.Text;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 
 namespace QuayAdmission.Tests.Fakes;
 
 /// <summary>
-/// Objects of one resource, keyed by (namespace, name); cluster-scoped ones use the namespace "".
-/// Holds private copies so neither a test nor a handler can change stored state by keeping a reference.
-/// Not thread safe: <see cref="FakeKubernetesApi"/> guards every store with one lock, which also makes
-/// the global resourceVersion counter consistent across resources.
+/// One version of one object as the store keeps it: its JSON as list items carry it (without
+/// <c>kind</c> and <c>apiVersion</c>), and the labels and fields selectors match on, taken once at write time
+/// as the API server's GetAttrs does. Immutable, so lists, snapshots, history and watches share it.
 /// </summary>
-internal sealed class KubeObjectStore<T>(string resource, string apiVersion, string kind, bool namespaced = true)
+internal sealed record StoredObject(string Key, string Namespace, string Name, long Version, byte[] Json,
+    IReadOnlyDictionary<string, string> Labels, IReadOnlyDictionary<string, string> Fields);
+
+internal enum ChangeType
+{
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// <summary>One write, as the watch cache records it: the state before (null for a create) and after (null for a delete).</summary>
+internal sealed class Change(ChangeType type, long version, StoredObject? previous, StoredObject? current, Func<StoredObject, long, byte[]> restamp)
+{
+    private readonly Lazy<byte[]>? _previousAtVersion = previous is null ? null : new(() => restamp(previous, version));
+
+    public ChangeType Type { get; } = type;
+
+    public long Version { get; } = version;
+
+    public StoredObject? Previous { get; } = previous;
+
+    public StoredObject? Current { get; } = current;
+
+    public string Key => (Current ?? Previous)!.Key;
+
+    /// <summary>What a DELETED event carries: the last content, with the resourceVersion of this change.</summary>
+    public byte[] PreviousAtVersion => _previousAtVersion?.Value ?? throw new InvalidOperationException("a create has no previous state");
+}
+
+/// <summary>The sorted items of one store at one resourceVersion: what a paginated list reads from.</summary>
+internal sealed class Snapshot(long validFrom, StoredObject[] items)
+{
+    /// <summary>The state holds for resourceVersions in [ValidFrom, ValidUntil).</summary>
+    public long ValidFrom { get; } = validFrom;
+
+    public long ValidUntil { get; set; } = long.MaxValue;
+
+    /// <summary>In etcd key order (namespace/name, ordinal), the order the API server lists in.</summary>
+    public StoredObject[] Items { get; } = items;
+
+    /// <summary>The index of the first item whose key is at or after <paramref name="key"/>.</summary>
+    public int IndexOf(string key)
+    {
+        int low = 0, high = Items.Length;
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (string.CompareOrdinal(Items[middle].Key, key) < 0)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return low;
+    }
+}
+
+/// <summary>What every store offers whatever its object type: the history settings.</summary>
+internal interface IKubeStore
+{
+    int HistoryLimit { get; set; }
+
+    void Compact(long version);
+}
+
+/// <summary>
+/// Objects of one resource, keyed by namespace/name (cluster-scoped ones by name), with the bounded
+/// history of changes that watches replay and that rebuilds a consistent snapshot at an earlier
+/// resourceVersion. Not thread safe: <see cref="FakeKubernetesApi"/> guards every store with one lock,
+/// which also keeps the global resourceVersion counter consistent across resources, as etcd's is.
+/// </summary>
+internal sealed class KubeObjectStore<T> : IKubeStore
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
-    private readonly Dictionary<(string Namespace, string Name), T> _items = [];
+    // Paginated lists in flight each hold one; a handful is plenty for tests and the benchmark.
+    private const int SnapshotsKept = 8;
 
-    /// <summary>As the API names it in messages, e.g. <c>secrets</c> or <c>leases.coordination.k8s.io</c>.</summary>
-    public string Resource { get; } = resource;
+    private readonly Dictionary<string, StoredObject> _items = new(StringComparer.Ordinal);
+    private readonly Queue<Change> _history = new();
+    private readonly List<Snapshot> _snapshots = [];
+    private readonly List<Action<Change>> _subscribers = [];
+    private readonly Func<T, IEnumerable<(string Field, string? Value)>> _fieldsOf;
+    private readonly byte[] _typePrefix;
+    private int _historyLimit = 10_000;
 
-    public string ApiVersion { get; } = apiVersion;
-
-    public string Kind { get; } = kind;
-
-    public bool Namespaced { get; } = namespaced;
-
-    public T? Get(string? ns, string name) =>
-        _items.TryGetValue((Key(ns), name), out var item) ? Clone(item) : null;
-
-    /// <summary>All objects, or those of one namespace, in the API's order (namespace, then name).</summary>
-    public List<T> List(string? ns = null) =>
-        [.. _items
-            .Where(kv => ns is null || kv.Key.Namespace == ns)
-            .OrderBy(kv => kv.Key.Namespace, StringComparer.Ordinal)
-            .ThenBy(kv => kv.Key.Name, StringComparer.Ordinal)
-            .Select(kv => Clone(kv.Value))];
-
-    public void Put(T obj)
+    /// <param name="fields">The resource's own selectable fields (beyond metadata.name and metadata.namespace) and their values.</param>
+    /// <param name="emptyFields">What Go's encoding of an empty object of the kind adds after metadata,
+    /// e.g. <c>,"spec":{"containers":null},"status":{}</c> for a Pod: a BOOKMARK carries exactly that.</param>
+    public KubeObjectStore(string resource, string apiVersion, string kind, bool namespaced = true,
+        Func<T, IEnumerable<(string Field, string? Value)>>? fields = null, string emptyFields = "")
     {
-        obj.ApiVersion = ApiVersion;
-        obj.Kind = Kind;
-        _items[(Key(obj.Metadata.NamespaceProperty), obj.Metadata.Name)] = Clone(obj);
+        Resource = resource;
+        ApiVersion = apiVersion;
+        Kind = kind;
+        Namespaced = namespaced;
+        EmptyFields = emptyFields;
+        _fieldsOf = fields ?? (_ => []);
+        string[] own = namespaced ? ["metadata.name", "metadata.namespace"] : ["metadata.name"];
+        // The field names are read off an empty object, so each resource lists its fields once.
+        SelectableFields = [.. own, .. _fieldsOf(Activator.CreateInstance<T>()).Select(f => f.Field)];
+        _typePrefix = Encoding.UTF8.GetBytes($"{{\"kind\":\"{kind}\",\"apiVersion\":\"{apiVersion}\",");
     }
 
-    public bool Remove(string? ns, string name) => _items.Remove((Key(ns), name));
+    /// <summary>As the API names it in messages, e.g. <c>secrets</c> or <c>leases.coordination.k8s.io</c>.</summary>
+    public string Resource { get; }
 
-    public static T Clone(T obj) => KubernetesJson.Deserialize<T>(KubernetesJson.Serialize(obj));
+    public string ApiVersion { get; }
 
-    private string Key(string? ns) => Namespaced ? ns ?? "" : "";
+    public string Kind { get; }
+
+    public bool Namespaced { get; }
+
+    /// <summary>See the constructor's emptyFields.</summary>
+    public string EmptyFields { get; }
+
+    /// <summary>The fields a fieldSelector may name for this resource (the real API refuses others).</summary>
+    public IReadOnlyCollection<string> SelectableFields { get; }
+
+    /// <summary>Every change after this resourceVersion is still in the history; older ones are gone (410 Expired).</summary>
+    public long Horizon { get; private set; }
+
+    public int Count => _items.Count;
+
+    /// <summary>How many changes the history keeps, like the watch cache's capacity.</summary>
+    public int HistoryLimit
+    {
+        get => _historyLimit;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _historyLimit = value;
+            TrimHistory();
+        }
+    }
+
+    public string KeyOf(string? ns, string name) => Namespaced ? $"{ns}/{name}" : name;
+
+    /// <summary>Where the keys of one namespace start, e.g. <c>team-a/</c>; empty for all.</summary>
+    public string PrefixOf(string? ns) => Namespaced && ns is not null ? ns + "/" : "";
+
+    public StoredObject? Find(string? ns, string name) => _items.GetValueOrDefault(KeyOf(ns, name));
+
+    public T? Get(string? ns, string name) => Find(ns, name) is { } stored ? Typed(stored) : null;
+
+    /// <summary>Copies of all objects, or those of one namespace, in the API's order.</summary>
+    public List<T> List(string? ns = null)
+    {
+        var prefix = PrefixOf(ns);
+        return [.. _items.Values
+            .Where(s => s.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .OrderBy(s => s.Key, StringComparer.Ordinal)
+            .Select(Typed)];
+    }
+
+    /// <summary>A private copy of the stored object, with kind and apiVersion.</summary>
+    public T Typed(StoredObject stored)
+    {
+        var obj = KubernetesJson.Deserialize<T>(Encoding.UTF8.GetString(stored.Json));
+        obj.ApiVersion = ApiVersion;
+        obj.Kind = Kind;
+        return obj;
+    }
+
+    /// <summary>The object's JSON as a single GET or a watch event carries it: with kind and apiVersion.</summary>
+    public byte[] WithType(byte[] json) => [.. _typePrefix, .. json.AsSpan(1)];
+
+    /// <summary>Stores <paramref name="obj"/> (which the store now owns) at <paramref name="version"/>; the caller has set its metadata.</summary>
+    public Change Put(T obj, long version)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        obj.Metadata.ResourceVersion = Format(version);
+        var stored = Store(obj, version);
+        var previous = _items.GetValueOrDefault(stored.Key);
+        _items[stored.Key] = stored;
+        return Record(new Change(previous is null ? ChangeType.Added : ChangeType.Modified, version, previous, stored, Restamp));
+    }
+
+    /// <summary>True when storing <paramref name="obj"/> would write the same bytes as <paramref name="stored"/>:
+    /// the API server then skips the write (no new resourceVersion, no watch event).</summary>
+    public static bool Unchanged(T obj, StoredObject stored)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        ArgumentNullException.ThrowIfNull(stored);
+        obj.Metadata.ResourceVersion = Format(stored.Version);
+        return Serialize(obj).AsSpan().SequenceEqual(stored.Json);
+    }
+
+    public Change? Remove(string? ns, string name, long version)
+    {
+        var key = KeyOf(ns, name);
+        return _items.Remove(key, out var previous)
+            ? Record(new Change(ChangeType.Deleted, version, previous, null, Restamp))
+            : null;
+    }
+
+    /// <summary>The store's items at <paramref name="version"/>, or null when the history no longer reaches back to it.</summary>
+    public Snapshot? SnapshotAt(long version)
+    {
+        if (version < Horizon)
+        {
+            return null;
+        }
+
+        if (_snapshots.Find(s => s.ValidFrom <= version && version < s.ValidUntil) is { } cached)
+        {
+            return cached;
+        }
+
+        var items = new Dictionary<string, StoredObject>(_items, StringComparer.Ordinal);
+        var validFrom = Horizon;
+        var validUntil = long.MaxValue;
+        foreach (var change in _history.Reverse())
+        {
+            if (change.Version <= version)
+            {
+                validFrom = change.Version;
+                break;
+            }
+
+            validUntil = change.Version;
+            if (change.Previous is { } previous)
+            {
+                items[change.Key] = previous;
+            }
+            else
+            {
+                items.Remove(change.Key);
+            }
+        }
+
+        var sorted = items.Values.ToArray();
+        Array.Sort(sorted, (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        var snapshot = new Snapshot(validFrom, sorted) { ValidUntil = validUntil };
+        if (_snapshots.Count == SnapshotsKept)
+        {
+            _snapshots.RemoveAt(0);
+        }
+
+        _snapshots.Add(snapshot);
+        return snapshot;
+    }
+
+    /// <summary>The retained changes after <paramref name="version"/>, oldest first; the caller checked <see cref="Horizon"/>.</summary>
+    public List<Change> ChangesAfter(long version) => [.. _history.Where(c => c.Version > version)];
+
+    /// <summary>The current objects, in key order, as the synthetic ADDED events a watch from "now" starts with.</summary>
+    public List<Change> CurrentAsAdded() =>
+        [.. _items.Values.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => new Change(ChangeType.Added, s.Version, null, s, Restamp))];
+
+    /// <summary>Forgets the history up to <paramref name="version"/>, as etcd compaction does.</summary>
+    public void Compact(long version)
+    {
+        _history.Clear();
+        _snapshots.Clear();
+        Horizon = Math.Max(Horizon, version);
+    }
+
+    public void Subscribe(Action<Change> onChange) => _subscribers.Add(onChange);
+
+    public void Unsubscribe(Action<Change> onChange) => _subscribers.Remove(onChange);
+
+    private Change Record(Change change)
+    {
+        foreach (var snapshot in _snapshots.Where(s => s.ValidUntil == long.MaxValue))
+        {
+            snapshot.ValidUntil = change.Version;
+        }
+
+        _history.Enqueue(change);
+        TrimHistory();
+        foreach (var subscriber in _subscribers)
+        {
+            subscriber(change);
+        }
+
+        return change;
+    }
+
+    private void TrimHistory()
+    {
+        while (_history.Count > _historyLimit)
+        {
+            Horizon = _history.Dequeue().Version;
+        }
+
+        _snapshots.RemoveAll(s => s.ValidUntil <= Horizon);
+    }
+
+    // Without kind and apiVersion: list items carry neither; a single object or an event gets them from WithType.
+    private static byte[] Serialize(T obj)
+    {
+        obj.ApiVersion = null;
+        obj.Kind = null;
+        return Encoding.UTF8.GetBytes(KubernetesJson.Serialize(obj));
+    }
+
+    private static string Format(long version) => version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private StoredObject Store(T obj, long version)
+    {
+        var meta = obj.Metadata;
+        var ns = Namespaced ? meta.NamespaceProperty ?? "" : "";
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal) { ["metadata.name"] = meta.Name };
+        if (Namespaced)
+        {
+            fields["metadata.namespace"] = ns;
+        }
+
+        foreach (var (field, value) in _fieldsOf(obj))
+        {
+            fields[field] = value ?? "";
+        }
+
+        var labels = meta.Labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(meta.Labels, StringComparer.Ordinal);
+        return new StoredObject(KeyOf(ns, meta.Name), ns, meta.Name, version, Serialize(obj), labels, fields);
+    }
+
+    // A DELETED event carries the last state with the deletion's resourceVersion, as the watch cache sends it.
+    private static byte[] Restamp(StoredObject stored, long version)
+    {
+        var node = JsonNode.Parse(stored.Json)!;
+        node["metadata"]!["resourceVersion"] = Format(version);
+        return Encoding.UTF8.GetBytes(node.ToJsonString());
+    }
 }

@@ -12,21 +12,50 @@ namespace QuayAdmission.Tests.Fakes;
 /// </summary>
 internal static class KubeStatus
 {
-    public static IResult NotFound(string resource, string name) =>
+    public static KubeReply NotFound(string resource, string name) =>
         Failure(404, "NotFound", $"{resource} \"{name}\" not found", name, resource);
 
-    public static IResult AlreadyExists(string resource, string name) =>
+    public static KubeReply AlreadyExists(string resource, string name) =>
         Failure(409, "AlreadyExists", $"{resource} \"{name}\" already exists", name, resource);
 
-    public static IResult Conflict(string resource, string name, string why = "the object has been modified; please apply your changes to the latest version and try again") =>
+    public static KubeReply Conflict(string resource, string name, string why = "the object has been modified; please apply your changes to the latest version and try again") =>
         Failure(409, "Conflict", $"Operation cannot be fulfilled on {resource} \"{name}\": {why}", name, resource);
 
-    public static IResult Invalid(string kind, string name, string field, string problem) =>
+    public static KubeReply Invalid(string kind, string name, string field, string problem) =>
         Failure(422, "Invalid", $"{kind} \"{name}\" is invalid: {field}: {problem}", name, kind);
 
-    public static IResult BadRequest(string message) => Failure(400, "BadRequest", message);
+    public static KubeReply BadRequest(string message) => Failure(400, "BadRequest", message);
 
-    public static IResult Success(string resource, string name, string? uid)
+    /// <summary>410 Expired: a continue token or resourceVersion older than the retained history.
+    /// For a continue token the real API also hands back one that resumes from the latest state.</summary>
+    public static KubeReply Expired(string message, string? continueToken = null)
+    {
+        var status = FailureJson(410, "Expired", message);
+        if (continueToken is not null)
+        {
+            status["metadata"] = new JsonObject { ["continue"] = continueToken };
+        }
+
+        return Json(410, status);
+    }
+
+    /// <summary>What a watch from a compacted resourceVersion gets, inside an ERROR event of a 200 stream.</summary>
+    public static JsonObject TooOldResourceVersion(long requested, long oldest) =>
+        FailureJson(410, "Expired", $"too old resource version: {requested} ({oldest})");
+
+    /// <summary>The watch cache's answer to a list at a resourceVersion it has not reached (after waiting 3 s in a real cluster).</summary>
+    public static KubeReply TooLargeResourceVersion(long requested, long current)
+    {
+        var status = FailureJson(504, "Timeout", $"Too large resource version: {requested}, current: {current}");
+        status["details"] = new JsonObject
+        {
+            ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ResourceVersionTooLarge", ["message"] = "Too large resource version" }),
+            ["retryAfterSeconds"] = 1,
+        };
+        return Json(504, status);
+    }
+
+    public static KubeReply Success(string resource, string name, string? uid)
     {
         var details = new JsonObject { ["name"] = name, ["kind"] = resource, ["uid"] = uid };
         return Json(200, new JsonObject
@@ -39,7 +68,10 @@ internal static class KubeStatus
         });
     }
 
-    public static IResult Failure(int code, string? reason, string message, string? name = null, string? resource = null)
+    public static KubeReply Failure(int code, string? reason, string message, string? name = null, string? resource = null) =>
+        Json(code, FailureJson(code, reason, message, name, resource));
+
+    public static JsonObject FailureJson(int code, string? reason, string message, string? name = null, string? resource = null)
     {
         var status = new JsonObject
         {
@@ -56,7 +88,7 @@ internal static class KubeStatus
         }
 
         status["code"] = code;
-        return Json(code, status);
+        return status;
     }
 
     /// <summary>The <c>StatusReason</c> the API server pairs with a code (k8s.io/apimachinery metav1).</summary>
@@ -78,8 +110,9 @@ internal static class KubeStatus
         _ => "Unknown",
     };
 
-    public static IResult Json(int code, JsonNode body) =>
-        Results.Content(body.ToJsonString(Options), "application/json", statusCode: code);
+    public static KubeReply Json(int code, JsonNode body) => KubeReply.Json(code, Serialize(body));
+
+    public static string Serialize(JsonNode body) => body.ToJsonString(Options);
 
     // Messages read as the API server writes them ("secrets \"x\" not found"), not with \u0022 escapes.
     private static readonly JsonSerializerOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

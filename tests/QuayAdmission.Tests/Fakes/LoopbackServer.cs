@@ -11,13 +11,16 @@ using Microsoft.Extensions.Logging;
 namespace QuayAdmission.Tests.Fakes;
 
 /// <summary>
-/// A Kestrel server on 127.0.0.1 with an OS-chosen port, running one request delegate.
+/// A Kestrel server on 127.0.0.1 with an OS-chosen port (or a given one, to come back on the same
+/// address after a stop), running one request delegate.
 /// Shared by the stand-ins so both start, report their address and stop the same way.
 /// </summary>
 internal sealed class LoopbackServer : IAsyncDisposable
 {
     // Hanging requests are released through Stopping first; this only bounds a stuck stop.
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(2);
+
+    private static readonly object StoppingKey = new();
 
     private readonly WebApplication _app;
     private readonly CancellationTokenSource _stopping;
@@ -35,8 +38,13 @@ internal sealed class LoopbackServer : IAsyncDisposable
     /// <summary>Cancelled when disposal starts, so handlers that wait forever can give up at once.</summary>
     public CancellationToken Stopping => _stopping.Token;
 
-    public static async Task<LoopbackServer> StartAsync(RequestDelegate handler, X509Certificate2? certificate, CancellationToken ct)
+    /// <summary>Cancelled when the server that received <paramref name="context"/> starts to stop.</summary>
+    public static CancellationToken StoppingOf(HttpContext context) =>
+        context.Items.TryGetValue(StoppingKey, out var token) && token is CancellationToken stopping ? stopping : CancellationToken.None;
+
+    public static async Task<LoopbackServer> StartAsync(RequestDelegate handler, X509Certificate2? certificate, CancellationToken ct, int port = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(port);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
 
         // The stand-ins must not pick up the webhook's appsettings or ASPNETCORE_URLS from the test's process.
@@ -50,10 +58,14 @@ internal sealed class LoopbackServer : IAsyncDisposable
         }
 
         var app = builder.Build();
-        app.Urls.Add(certificate is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0");
-        app.Run(handler);
-
+        app.Urls.Add($"{(certificate is null ? "http" : "https")}://127.0.0.1:{port}");
         var stopping = new CancellationTokenSource();
+        app.Run(context =>
+        {
+            context.Items[StoppingKey] = stopping.Token;
+            return handler(context);
+        });
+
         try
         {
             await app.StartAsync(ct);
@@ -72,9 +84,18 @@ internal sealed class LoopbackServer : IAsyncDisposable
     /// Waits in real time (a test's FakeTimeProvider would never end it) without holding a thread.
     /// True when the time ran out; false when the client went away or the server is stopping.
     /// </summary>
-    public async Task<bool> WaitAsync(TimeSpan duration, CancellationToken requestAborted)
+    public Task<bool> WaitAsync(TimeSpan duration, CancellationToken requestAborted) => WaitAsync(duration, requestAborted, _stopping.Token);
+
+    /// <summary>The same, for a request of whichever server received <paramref name="context"/>.</summary>
+    public static Task<bool> WaitAsync(HttpContext context, TimeSpan duration)
     {
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, _stopping.Token);
+        ArgumentNullException.ThrowIfNull(context);
+        return WaitAsync(duration, context.RequestAborted, StoppingOf(context));
+    }
+
+    private static async Task<bool> WaitAsync(TimeSpan duration, CancellationToken requestAborted, CancellationToken stopping)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, stopping);
         try
         {
             await Task.Delay(duration, either.Token);

@@ -61,7 +61,9 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Conflict, exists.Response.StatusCode);
         Assert.Equal("AlreadyExists", Reason(exists));
 
-        await _client.CoreV1.ReplaceNamespacedSecretAsync(first, "pull", "team-a");
+        var changed = await _client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a");
+        changed.Data = new Dictionary<string, byte[]> { ["a"] = "changed"u8.ToArray() };
+        await _client.CoreV1.ReplaceNamespacedSecretAsync(changed, "pull", "team-a");
         var stale = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.ReplaceNamespacedSecretAsync(first, "pull", "team-a"));
         Assert.Equal(HttpStatusCode.Conflict, stale.Response.StatusCode);
         Assert.Equal("Conflict", Reason(stale));
