@@ -107,7 +107,7 @@ public sealed class DockerfileTests(ITestOutputHelper output) : IDisposable
                 ExternalTool.Find("dotnet") ?? Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet",
                 [.. words.Skip(1), "--disable-build-servers"],
                 context.FullName,
-                timeout: TimeSpan.FromMinutes(5));
+                timeout: TimeSpan.FromMinutes(10));
             Assert.True(result.ExitCode == 0, $"{run.Arguments}: {result}");
         }
 
