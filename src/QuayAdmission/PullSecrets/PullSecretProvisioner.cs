@@ -35,7 +35,7 @@ public sealed class PullSecretProvisioner(
         var hit = known is { } expiresAt && IsFresh(expiresAt);
         metrics.CacheLookup(hit);
         if (hit)
-            return new TokenStatus.Ready(known!.Value);
+            return new TokenStatus.Ready(known!.Value, FromCache: true);
 
         try
         {
