@@ -98,6 +98,9 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal(0, await webhook.TerminateAsync(Deadline));
         AssertNoErrorsLogged();
         Assert.DoesNotContain(Lines(), line => line.Contains(auth["password"]!.GetValue<string>(), StringComparison.Ordinal));
+        // As shipped (appsettings.json at Information): the mint has its line, the cache hit is Debug and not shown.
+        Assert.Single(Lines(), line => line.Contains("[1001] Admission uid-first", StringComparison.Ordinal));
+        Assert.DoesNotContain(Lines(), line => line.Contains("Admission uid-again", StringComparison.Ordinal));
     }
 
     [NativeFact]
