@@ -29,17 +29,20 @@ test: publish-native
 
 publish-native: $(WEBHOOK_BIN)
 
+# The executable takes the time its publish started, so a source edited during the publish is newer.
 $(WEBHOOK_BIN): $(SOURCES) Dockerfile
+	@mkdir -p $(NATIVE) && touch $(NATIVE)/.webhook-started
 	$(DOTNET) restore src/QuayAdmission/QuayAdmission.csproj -a $(ARCH)
 	$(DOTNET) publish src/QuayAdmission/QuayAdmission.csproj $(PUBLISH_ARGS) -a $(ARCH) -o $(NATIVE)/quay-admission
-	@touch $@
+	@touch -r $(NATIVE)/.webhook-started $@
 
 # The bench's floor, built the way the native webhook is (make bench only).
 publish-floor: $(FLOOR_BIN)
 
 $(FLOOR_BIN): $(wildcard bench/QuayAdmission.Floor/*) Directory.Build.props Directory.Packages.props
+	@mkdir -p $(NATIVE) && touch $(NATIVE)/.floor-started
 	$(DOTNET) publish bench/QuayAdmission.Floor/QuayAdmission.Floor.csproj -c Release -a $(ARCH) -o $(NATIVE)/floor
-	@touch $@
+	@touch -r $(NATIVE)/.floor-started $@
 
 # The real webhook process against local stand-ins of the Kubernetes API and Quay, narrated.
 demo:
