@@ -16,13 +16,28 @@ NATIVE_ENV := QUAY_ADMISSION_NATIVE_BIN=$(abspath $(WEBHOOK_BIN))
 
 FLOOR_BIN := $(NATIVE)/floor/QuayAdmission.Floor
 
-.PHONY: build test run demo bench clean publish-native publish-floor
+.PHONY: build test run demo bench clean publish-native publish-floor provider native-deps
 
 build:
 	$(DOTNET) build QuayAdmission.sln -c $(CONFIGURATION)
 
-# Runs every test and ends with one line: "tests: N passed, N failed[, N skipped]".
-test: publish-native
+# The kubelet credential provider as nodes get it: one Native AOT file (linux-x64 here; linux-arm64
+# needs an arm64 cross toolchain: PROVIDER_RID=linux-arm64 on an arm64 machine or with one installed).
+PROVIDER_RID ?= linux-x64
+PROVIDER_DIR := artifacts/credential-provider/$(PROVIDER_RID)
+PROVIDER_BIN := $(PROVIDER_DIR)/quay-credential-provider
+NATIVE_ENV += QUAY_CREDENTIAL_PROVIDER_BIN=$(abspath $(PROVIDER_BIN))
+
+provider: native-deps
+	$(DOTNET) publish src/QuayAdmission.CredentialProvider -c $(CONFIGURATION) -r $(PROVIDER_RID) -o $(PROVIDER_DIR)
+
+# Native AOT links with clang against zlib.
+native-deps:
+	scripts/native-deps.sh
+
+# Runs every test and ends with one line: "tests: N passed, N failed[, N skipped]". The native
+# smoke suites drive the executables published once just before (the webhook, the provider).
+test: publish-native provider
 	rm -rf $(RESULTS)
 	$(NATIVE_ENV) $(DOTNET) test QuayAdmission.sln -c $(CONFIGURATION) --logger "trx" --results-directory $(RESULTS); \
 	  status=$$?; scripts/test-summary.sh $(RESULTS); exit $$status
@@ -30,7 +45,7 @@ test: publish-native
 publish-native: $(WEBHOOK_BIN)
 
 # The executable takes the time its publish started, so a source edited during the publish is newer.
-$(WEBHOOK_BIN): $(SOURCES) Dockerfile
+$(WEBHOOK_BIN): $(SOURCES) Dockerfile | native-deps
 	@mkdir -p $(NATIVE) && touch $(NATIVE)/.webhook-started
 	$(DOTNET) restore src/QuayAdmission/QuayAdmission.csproj -a $(ARCH)
 	$(DOTNET) publish src/QuayAdmission/QuayAdmission.csproj $(PUBLISH_ARGS) -a $(ARCH) -o $(NATIVE)/quay-admission
@@ -39,7 +54,7 @@ $(WEBHOOK_BIN): $(SOURCES) Dockerfile
 # The bench's floor, built the way the native webhook is (make bench only).
 publish-floor: $(FLOOR_BIN)
 
-$(FLOOR_BIN): $(wildcard bench/QuayAdmission.Floor/*) Directory.Build.props Directory.Packages.props
+$(FLOOR_BIN): $(wildcard bench/QuayAdmission.Floor/*) Directory.Build.props Directory.Packages.props | native-deps
 	@mkdir -p $(NATIVE) && touch $(NATIVE)/.floor-started
 	$(DOTNET) publish bench/QuayAdmission.Floor/QuayAdmission.Floor.csproj -c Release -a $(ARCH) -o $(NATIVE)/floor
 	@touch -r $(NATIVE)/.floor-started $@
@@ -48,18 +63,23 @@ $(FLOOR_BIN): $(wildcard bench/QuayAdmission.Floor/*) Directory.Build.props Dire
 demo:
 	$(DOTNET) build QuayAdmission.sln -c $(CONFIGURATION) -v quiet -nologo
 	$(DOTNET) run --project tests/QuayAdmission.Demo -c $(CONFIGURATION) --no-build -- \
-	  src/QuayAdmission/bin/$(CONFIGURATION)/net10.0/QuayAdmission.dll
+	  src/QuayAdmission/bin/$(CONFIGURATION)/net10.0/QuayAdmission.dll \
+	  src/QuayAdmission.CredentialProvider/bin/$(CONFIGURATION)/net10.0/quay-credential-provider.dll
 
-# The webhook against the current kube context (KUBECONFIG or ~/.kube/config), on loopback ports.
+# The webhook against the current kube context (KUBECONFIG or ~/.kube/config), on loopback ports,
+# with a self-signed serving certificate (a cluster never gets one: its /readyz would say 503).
 QUAY_HOST ?= quay.io
 run:
 	QuayAdmission__Registries__0__Host=$(QUAY_HOST) \
 	QuayAdmission__Server__BindAddress=127.0.0.1 \
+	QuayAdmission__Tls__AllowSelfSigned=true \
 	$(DOTNET) run --project src/QuayAdmission -c $(CONFIGURATION)
 
-# JIT and Native AOT side by side; bench/run.sh publishes what is not up to date.
-bench:
+# JIT and Native AOT side by side (bench/run.sh publishes what is not up to date), then the
+# credential provider's cold start.
+bench: provider
 	bench/run.sh
+	bench/provider.sh $(PROVIDER_BIN)
 
 clean:
 	$(DOTNET) clean QuayAdmission.sln -v quiet

@@ -11,14 +11,19 @@ namespace QuayAdmission.Admission;
 /// <summary>The transport: bytes in, AdmissionReview out. It never decides anything about a Pod.</summary>
 public static class AdmissionEndpoint
 {
-    // kube-apiserver caps a request body at 3 MiB and an etcd object at 1.5 MiB; 7 MiB leaves room for
-    // the review envelope (object + oldObject) while refusing anything that is not a real review.
-    public const int MaxBodyBytes = 7 * 1024 * 1024;
+    // kube-apiserver decodes no request body larger than 3 MiB (MaxRequestBodyBytes = 3 * 1024 * 1024 in
+    // k8s.io/apiserver/pkg/server/config.go, NewConfig: twice etcd's 1.5 MiB, for JSON that shrinks to
+    // protobuf), so the Pod in a CREATE review is at most that. We intercept CREATE only (no oldObject);
+    // half a MiB more covers the envelope: uid, kind, userInfo, options.
+    public const int MaxBodyBytes = 3 * 1024 * 1024 + 512 * 1024;
 
     // kube-apiserver sends a UUID; anything far longer is not from it, and would be echoed and logged.
     private const int MaxUidLength = 128;
 
     private static readonly (AdmissionReviewDocument?, int, string) TooLarge = (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
+
+    private static readonly (AdmissionReviewDocument?, int, string) Busy =
+        (null, StatusCodes.Status503ServiceUnavailable, "too many review bodies are being read at once; retry");
 
     public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder app)
     {
@@ -28,11 +33,12 @@ public static class AdmissionEndpoint
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdmissionEndpoint).FullName!);
         var injector = services.GetRequiredService<PullSecretInjector>();
         var tokens = services.GetRequiredService<IOptions<TokenOptions>>().Value;
-        app.MapPost("/mutate", (HttpContext context) => HandleAsync(context, injector, tokens, logger));
+        var budget = services.GetRequiredService<BodyBudget>();
+        app.MapPost("/mutate", (HttpContext context) => HandleAsync(context, injector, tokens, budget, logger));
         return app;
     }
 
-    private static async Task HandleAsync(HttpContext context, PullSecretInjector injector, TokenOptions tokens, ILogger logger)
+    private static async Task HandleAsync(HttpContext context, PullSecretInjector injector, TokenOptions tokens, BodyBudget budget, ILogger logger)
     {
         // Reviews name pods and service accounts: they travel only over TLS, never on the plain health port.
         if (!context.Request.IsHttps)
@@ -41,12 +47,16 @@ public static class AdmissionEndpoint
             return;
         }
 
-        var (document, status, reason) = await ReadReviewAsync(context.Request, context.RequestAborted);
+        // Held until the answer is written: the decoded review keeps the Pod (in pooled memory) while it is decided.
+        using var body = budget.Open();
+        var (document, status, reason) = await ReadReviewAsync(context.Request, body, context.RequestAborted);
         using var held = document;
         if (document?.Review?.Request is not { } request)
         {
             AdmissionLog.BadReview(logger, status, reason);
             context.Response.StatusCode = status;
+            if (status == StatusCodes.Status503ServiceUnavailable)
+                context.Response.Headers.RetryAfter = "1";
             context.Response.ContentType = MediaTypeNames.Text.Plain;
             await context.Response.WriteAsync(reason + "\n", context.RequestAborted);
             return;
@@ -78,7 +88,7 @@ public static class AdmissionEndpoint
     }
 
     /// <summary>Decodes and checks the envelope; on failure, the status code and a one-line reason. The caller disposes the review.</summary>
-    internal static async Task<(AdmissionReviewDocument? Review, int Status, string Reason)> ReadReviewAsync(HttpRequest http, CancellationToken ct)
+    internal static async Task<(AdmissionReviewDocument? Review, int Status, string Reason)> ReadReviewAsync(HttpRequest http, BodyBudget.Lease budget, CancellationToken ct)
     {
         if (!MediaTypeHeaderValue.TryParse(http.ContentType, out var type) || !type.MediaType.Equals(MediaTypeNames.Application.Json, StringComparison.OrdinalIgnoreCase))
             return (null, StatusCodes.Status415UnsupportedMediaType, "content type must be application/json");
@@ -97,6 +107,11 @@ public static class AdmissionEndpoint
                 {
                     body.AdvanceTo(read.Buffer.End);
                     return TooLarge; // a chunked body has no Content-Length to check up front
+                }
+                if (!budget.TryGrowTo(read.Buffer.Length))
+                {
+                    body.AdvanceTo(read.Buffer.End);
+                    return Busy;
                 }
                 if (read.IsCompleted)
                     break;

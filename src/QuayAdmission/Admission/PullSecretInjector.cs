@@ -14,6 +14,7 @@ namespace QuayAdmission.Admission;
 /// reader and the event recorder.
 /// </summary>
 public sealed class PullSecretInjector(
+    NamespaceRules namespaces,
     PullSecretProvisioner provisioner,
     RobotResolver resolver,
     RobotPolicy policy,
@@ -33,6 +34,8 @@ public sealed class PullSecretInjector(
     public async Task<AdmissionOutcome> DecideAsync(AdmissionRequest request, CancellationToken ct)
     {
         var started = time.GetTimestamp();
+        if (namespaces.Settle(request) is { } settled)
+            return Counted(settled, started);
         if (!IsPodCreate(request))
             return Counted(new AdmissionOutcome.Allowed(), started);
 
@@ -91,8 +94,8 @@ public sealed class PullSecretInjector(
                 events.Warning("ServiceAccount", key.Namespace, key.ServiceAccount, "QuayTokenUnavailable",
                     $"No Quay token for robot {key.Robot} on {key.RegistryHost}: {failure.Reason}");
                 if (tokens.OnTokenFailure == TokenFailurePolicy.Deny)
-                    return (new AdmissionOutcome.Denied(failure.Refused ? 403 : 503, $"no Quay token for {key.Robot}: {failure.Reason}"), robots, false);
-                warnings.Add(Warning(key, failure.Reason));
+                    return (new AdmissionOutcome.Denied(failure.Refused ? 403 : 503, $"no Quay token for {key.Robot}{NextTry(failure)}: {failure.Reason}"), robots, false);
+                warnings.Add(Warning(key, failure));
             }
         }
 
@@ -122,11 +125,15 @@ public sealed class PullSecretInjector(
         && request.Operation == "CREATE"
         && string.IsNullOrEmpty(request.SubResource);
 
-    private static string Warning(PullSecretKey key, string reason)
+    private static string Warning(PullSecretKey key, TokenStatus.Unavailable failure)
     {
-        var warning = $"quay-admission: no token yet for {key.Robot} ({reason})";
+        // The retry time comes before the reason, which is the part cut when too long.
+        var warning = $"quay-admission: no token yet for {key.Robot}{NextTry(failure)} ({failure.Reason})";
         return warning.Length <= MaxWarningLength ? warning : warning[..(MaxWarningLength - 4)] + "...)";
     }
+
+    private static string NextTry(TokenStatus.Unavailable failure) =>
+        failure.RetryAt is { } at ? $", next try after {at.UtcDateTime:HH:mm:ss}Z" : "";
 
     private static string Describe(AdmissionOutcome outcome) => outcome switch
     {

@@ -2,6 +2,8 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -33,6 +35,9 @@ public static class QuayAdmissionSetup
         services.AddOptions<ScopeOptions>().BindConfiguration(ScopeOptions.Section).ValidateWith<ScopeOptions, ScopeOptionsValidator>();
         services.AddOptions<RefresherOptions>().BindConfiguration(RefresherOptions.Section).ValidateWith<RefresherOptions, RefresherOptionsValidator>();
         services.AddOptions<BackgroundOptions>().BindConfiguration(BackgroundOptions.Section).ValidateWith<BackgroundOptions, BackgroundOptionsValidator>();
+        services.AddOptions<NamespaceOptions>().BindConfiguration(NamespaceOptions.Section).ValidateWith<NamespaceOptions, NamespaceOptionsValidator>();
+        services.AddOptions<NamespaceOptions>().Configure<IConfiguration>((options, configuration) =>
+            options.OwnNamespace = configuration[NamespaceOptions.PodNamespaceVariable] is { Length: > 0 } own ? own : options.OwnNamespace);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IMemoryCache>(sp => new MemoryCache(new MemoryCacheOptions
@@ -56,36 +61,50 @@ public static class QuayAdmissionSetup
         services.AddSingleton<ManagedSecretCache>();
         services.AddHostedService(sp => sp.GetRequiredService<ManagedSecretCache>());
         services.AddSingleton<PullSecretProvisioner>();
+        services.AddSingleton<NamespaceRules>();
         services.AddSingleton<PullSecretInjector>();
+        services.AddSingleton(sp => new BodyBudget(sp.GetRequiredService<IOptions<ServerOptions>>().Value.MaxBodyBytesInFlight));
         services.AddSingleton<Refresher>();
         services.AddHostedService(sp => sp.GetRequiredService<Refresher>());
 
         services.AddSingleton<ServingCertificate>();
         services.AddHostedService(sp => sp.GetRequiredService<ServingCertificate>());
+        services.AddSingleton<ClientCertificateAuthority>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClientCertificateAuthority>());
 
         services.AddOptions<HostOptions>().Configure<IOptions<ServerOptions>>((host, server) => host.ShutdownTimeout = server.Value.ShutdownTimeout);
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServerOptions>, ServingCertificate>(ConfigureKestrel);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServerOptions>, ServingCertificate, ClientCertificateAuthority>(ConfigureKestrel);
+        services.AddOptions<SocketTransportOptions>().Configure(socket => socket.MaxReadBufferSize = ServerOptions.ConnectionInputBytes);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", (ServingCertificate certificate) => certificate.Current is null
-            ? Results.Text("no serving certificate loaded\n", statusCode: StatusCodes.Status503ServiceUnavailable)
-            : Results.Text("ok\n"));
+        app.MapGet("/readyz", (ServingCertificate certificate, ClientCertificateAuthority clients) =>
+            (certificate.Current, clients) switch
+            {
+                (null, _) => Results.Text("no serving certificate loaded\n", statusCode: StatusCodes.Status503ServiceUnavailable),
+                (_, { Required: true, Current: null }) => Results.Text("no client CA loaded\n", statusCode: StatusCodes.Status503ServiceUnavailable),
+                _ => Results.Text("ok\n"),
+            });
         return app;
     }
 
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, IOptions<ServerOptions> options, ServingCertificate certificate)
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, IOptions<ServerOptions> options, ServingCertificate certificate, ClientCertificateAuthority clients)
     {
         var server = options.Value;
         var address = IPAddress.Parse(server.BindAddress);
         kestrel.AddServerHeader = false;
-        kestrel.Limits.MaxConcurrentConnections = server.MaxConcurrentConnections;
-        kestrel.Limits.RequestHeadersTimeout = server.RequestHeadersTimeout;
+        var limits = kestrel.Limits;
+        limits.MaxConcurrentConnections = server.MaxConcurrentConnections;
+        limits.RequestHeadersTimeout = server.RequestHeadersTimeout;
         // A backstop only: /mutate answers 413 itself at MaxBodyBytes, with a readable reason.
-        kestrel.Limits.MaxRequestBodySize = 2L * AdmissionEndpoint.MaxBodyBytes;
+        limits.MaxRequestBodySize = 2L * AdmissionEndpoint.MaxBodyBytes;
+        limits.MinRequestBodyDataRate = new MinDataRate(server.MinBodyBytesPerSecond, server.BodyGracePeriod);
+        limits.MaxRequestBufferSize = ServerOptions.ConnectionInputBytes;
+        limits.Http2.InitialConnectionWindowSize = ServerOptions.ConnectionInputBytes;
+        limits.Http2.InitialStreamWindowSize = ServerOptions.ConnectionInputBytes;
         kestrel.Listen(address, server.HttpsPort, listen =>
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
@@ -94,6 +113,11 @@ public static class QuayAdmissionSetup
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
                 // Asked on every handshake, so a reloaded certificate applies to the next connection.
                 https.ServerCertificateSelector = (_, _) => certificate.Current;
+                if (clients.Required)
+                {
+                    https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                    https.ClientCertificateValidation = (presented, chain, _) => clients.Accepts(presented, chain);
+                }
             });
         });
         kestrel.Listen(address, server.HealthPort, listen => listen.Protocols = HttpProtocols.Http1);

@@ -8,7 +8,8 @@ namespace QuayAdmission.PullSecrets;
 /// <summary>Builds and reads the managed Secret objects of the contract.</summary>
 public static class PullSecretManifest
 {
-    public static V1Secret Build(PullSecretKey key, QuayToken? token) => new()
+    /// <param name="ownerUid">The ServiceAccount's uid when known: the Secret is then owned by it, and goes with it.</param>
+    public static V1Secret Build(PullSecretKey key, QuayToken? token, string? ownerUid = null) => new()
     {
         ApiVersion = "v1",
         Kind = "Secret",
@@ -19,6 +20,7 @@ public static class PullSecretManifest
             NamespaceProperty = key.Namespace,
             Labels = new Dictionary<string, string> { [WellKnown.ManagedByLabel] = WellKnown.ManagedByValue },
             Annotations = Annotations(key, token),
+            OwnerReferences = ownerUid is null ? null : [OwnerOf(key, ownerUid)],
         },
         Data = new Dictionary<string, byte[]>
         {
@@ -31,8 +33,9 @@ public static class PullSecretManifest
     /// <summary>
     /// Copies our fields onto the stored object, keeping its identity (uid, resourceVersion) and
     /// anything other writers added: kubelets remember a Secret, so it is updated, never re-created.
+    /// The ServiceAccount's ownerReference is added when missing; no ownerReference is ever removed.
     /// </summary>
-    public static V1Secret Update(V1Secret stored, PullSecretKey key, QuayToken token)
+    public static V1Secret Update(V1Secret stored, PullSecretKey key, QuayToken token, string? ownerUid = null)
     {
         var desired = Build(key, token);
         stored.Type = desired.Type;
@@ -44,8 +47,30 @@ public static class PullSecretManifest
             stored.Metadata.Annotations[name] = value;
         stored.Data ??= new Dictionary<string, byte[]>();
         stored.Data[WellKnown.DockerConfigJsonKey] = desired.Data[WellKnown.DockerConfigJsonKey];
+        if (ownerUid is not null && stored.Metadata.OwnerReferences?.Any(r => r.Uid == ownerUid) != true)
+        {
+            // A reference to an earlier ServiceAccount of the same name stays: the garbage collector
+            // drops references to owners that are gone, and deletes only when no owner is left.
+            stored.Metadata.OwnerReferences ??= [];
+            stored.Metadata.OwnerReferences.Add(OwnerOf(key, ownerUid));
+        }
         return stored;
     }
+
+    /// <summary>
+    /// The Secret belongs to the ServiceAccount whose token it trades: deleting the ServiceAccount (or
+    /// its namespace) lets the garbage collector delete it. Not a controller reference (nothing
+    /// reconciles Secrets on the ServiceAccount's behalf, and a Secret may have only one controller),
+    /// and it does not block the ServiceAccount's foreground deletion, which would also need
+    /// permission to update ServiceAccount finalizers.
+    /// </summary>
+    private static V1OwnerReference OwnerOf(PullSecretKey key, string uid) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "ServiceAccount",
+        Name = key.ServiceAccount,
+        Uid = uid,
+    };
 
     /// <summary>The token's expiry, or null for a placeholder or a Secret we cannot read.</summary>
     public static DateTimeOffset? ExpiresAt(V1Secret secret)

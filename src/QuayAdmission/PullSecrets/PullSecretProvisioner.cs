@@ -4,13 +4,15 @@ using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.Observability;
 using QuayAdmission.Quay;
+using QuayAdmission.Scopes;
 
 namespace QuayAdmission.PullSecrets;
 
 /// <summary>
 /// Makes sure the pull Secret of a key holds a fresh token: the watched Secret cache, then the
 /// Secret in the API, then a new exchange. One exchange per key at a time, shared by every
-/// admission waiting on it.
+/// admission waiting on it. A key whose exchange failed backs off: admission is answered from the
+/// failure until its retry time, while the refresher (<see cref="RenewAsync"/>) may still try it.
 /// </summary>
 public sealed class PullSecretProvisioner(
     ManagedSecretCache cache,
@@ -20,12 +22,14 @@ public sealed class PullSecretProvisioner(
     IOptions<TokenOptions> options,
     QuayMetrics metrics,
     IHostApplicationLifetime lifetime,
-    ILogger<PullSecretProvisioner> logger)
+    ILogger<PullSecretProvisioner> logger,
+    ScopeReader scopes)
 {
     private const int MaxWriteAttempts = 3;
 
     private readonly ConcurrentDictionary<PullSecretKey, Task<TokenStatus>> inflight = new();
     private readonly TokenOptions settings = options.Value;
+    private readonly ExchangeBackoff failures = new(time, options.Value);
 
     /// <summary>Waits at most <paramref name="budget"/>; the work goes on past it and lands in the Secret.</summary>
     public async Task<TokenStatus> EnsureAsync(PullSecretKey key, TimeSpan budget, CancellationToken ct)
@@ -36,6 +40,10 @@ public sealed class PullSecretProvisioner(
         metrics.CacheLookup(hit);
         if (hit)
             return new TokenStatus.Ready(known!.Value, FromCache: true);
+
+        // A key that just failed is answered from that failure: no TokenRequest, no Quay call.
+        if (failures.Current(key) is { } backingOff)
+            return backingOff;
 
         try
         {
@@ -53,11 +61,15 @@ public sealed class PullSecretProvisioner(
     /// <summary>
     /// For the refresher: renews unless the stored token lasts past <paramref name="renewIfExpiringBefore"/>.
     /// Returns once the Secret is written or the attempt failed; joins an admission's exchange for the same key.
+    /// It ignores admission's backoff (the refresher keeps its own schedule), and its success ends it.
     /// </summary>
     public Task<TokenStatus> RenewAsync(PullSecretKey key, DateTimeOffset renewIfExpiringBefore) =>
         StartOrJoin(key, expiresAt => expiresAt >= renewIfExpiringBefore);
 
     public bool IsFresh(DateTimeOffset expiresAt) => expiresAt - time.GetUtcNow() >= settings.MinRemaining;
+
+    /// <summary>For tests: an attempt for the key is running; once it is not, its outcome is in the backoff.</summary>
+    internal bool InFlight(PullSecretKey key) => inflight.ContainsKey(key);
 
     private Task<TokenStatus> StartOrJoin(PullSecretKey key, Func<DateTimeOffset, bool> goodEnough)
     {
@@ -87,6 +99,8 @@ public sealed class PullSecretProvisioner(
         {
             status = new TokenStatus.Unavailable("shutting down", Refused: false);
         }
+        if (!ct.IsCancellationRequested)
+            status = failures.Record(key, status);
         inflight.TryRemove(KeyValuePair.Create(key, completion.Task));
         completion.SetResult(status);
     }
@@ -98,11 +112,12 @@ public sealed class PullSecretProvisioner(
         if (storedExpiry is { } valid && goodEnough(valid))
             return Remember(stored!, valid);
 
+        var owner = OwnerUidAsync(key, ct);
         var mint = minter.MintAsync(key, ct);
         if (stored is null && !await FinishesWithin(mint, settings.InlineBudget, ct))
         {
             // Admission has moved on with the name; a placeholder lets the refresher find the key if we fail.
-            stored = await CreatePlaceholderAsync(key, ct);
+            stored = await CreatePlaceholderAsync(key, await owner, ct);
         }
 
         QuayToken? token = null;
@@ -110,7 +125,7 @@ public sealed class PullSecretProvisioner(
         try
         {
             token = await mint;
-            written = await WriteAsync(key, stored, token, ct);
+            written = await WriteAsync(key, stored, token, await owner, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -123,7 +138,7 @@ public sealed class PullSecretProvisioner(
             if (e is not TokenExchangeException exchange)
                 throw;
             if (stored is null)
-                await TryCreatePlaceholderAsync(key, ct);
+                await TryCreatePlaceholderAsync(key, await owner, ct);
             PullSecretLog.ProvisionFailed(logger, key.Namespace, key.SecretName, key.Robot, reason);
             return new TokenStatus.Unavailable(reason, exchange.Refused);
         }
@@ -143,15 +158,15 @@ public sealed class PullSecretProvisioner(
     }
 
     /// <summary>Writes the token, in place when the Secret exists; on a concurrent write, uses the winner's token if it is fresh.</summary>
-    private async Task<V1Secret> WriteAsync(PullSecretKey key, V1Secret? stored, QuayToken token, CancellationToken ct)
+    private async Task<V1Secret> WriteAsync(PullSecretKey key, V1Secret? stored, QuayToken token, string? ownerUid, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 return stored is null
-                    ? await store.CreateAsync(PullSecretManifest.Build(key, token), ct)
-                    : await store.ReplaceAsync(PullSecretManifest.Update(stored, key, token), ct);
+                    ? await store.CreateAsync(PullSecretManifest.Build(key, token, ownerUid), ct)
+                    : await store.ReplaceAsync(PullSecretManifest.Update(stored, key, token, ownerUid), ct);
             }
             catch (SecretConflictException) when (attempt < MaxWriteAttempts)
             {
@@ -162,11 +177,11 @@ public sealed class PullSecretProvisioner(
         }
     }
 
-    private async Task<V1Secret> CreatePlaceholderAsync(PullSecretKey key, CancellationToken ct)
+    private async Task<V1Secret> CreatePlaceholderAsync(PullSecretKey key, string? ownerUid, CancellationToken ct)
     {
         try
         {
-            var created = await store.CreateAsync(PullSecretManifest.Build(key, token: null), ct);
+            var created = await store.CreateAsync(PullSecretManifest.Build(key, token: null, ownerUid), ct);
             PullSecretLog.PlaceholderCreated(logger, key.Namespace, key.SecretName, key.Robot);
             return created;
         }
@@ -178,11 +193,11 @@ public sealed class PullSecretProvisioner(
     }
 
     /// <summary>After a failed exchange the placeholder is a courtesy: its own failure must not hide the exchange's reason.</summary>
-    private async Task TryCreatePlaceholderAsync(PullSecretKey key, CancellationToken ct)
+    private async Task TryCreatePlaceholderAsync(PullSecretKey key, string? ownerUid, CancellationToken ct)
     {
         try
         {
-            await CreatePlaceholderAsync(key, ct);
+            await CreatePlaceholderAsync(key, ownerUid, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -197,6 +212,13 @@ public sealed class PullSecretProvisioner(
         && string.Equals(secret.Registry, key.RegistryHost, StringComparison.OrdinalIgnoreCase)
             ? expiresAt
             : null;
+
+    /// <summary>
+    /// The ServiceAccount's uid for the Secret's ownerReference, from the scope cache admission has usually
+    /// filled already; null when it cannot be read in time (the Secret is then written without, and a later write adds it).
+    /// </summary>
+    private async Task<string?> OwnerUidAsync(PullSecretKey key, CancellationToken ct) =>
+        (await scopes.ServiceAccountAsync(key.Namespace, key.ServiceAccount, settings.InlineBudget, ct)).Uid;
 
     private TokenStatus.Ready Remember(V1Secret written, DateTimeOffset expiresAt)
     {

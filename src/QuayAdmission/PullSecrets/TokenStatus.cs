@@ -14,6 +14,9 @@ public abstract record TokenStatus
     /// </summary>
     public sealed record Ready(DateTimeOffset ExpiresAt, string? RenewalError = null, bool FromCache = false) : TokenStatus;
 
-    /// <summary>No usable token; <paramref name="Reason"/> is safe to show. <paramref name="Refused"/>: Quay or the API said no.</summary>
-    public sealed record Unavailable(string Reason, bool Refused) : TokenStatus;
+    /// <summary>
+    /// No usable token; <paramref name="Reason"/> is safe to show. <paramref name="Refused"/>: Quay or the API said no.
+    /// <paramref name="RetryAt"/>: the key backs off, and admission will not try it again before then.
+    /// </summary>
+    public sealed record Unavailable(string Reason, bool Refused, DateTimeOffset? RetryAt = null) : TokenStatus;
 }

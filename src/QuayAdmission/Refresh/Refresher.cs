@@ -2,6 +2,7 @@ using System.Net;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Options;
+using QuayAdmission.Admission;
 using QuayAdmission.Background;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.Kubernetes.Watching;
@@ -35,6 +36,7 @@ public sealed class Refresher(
     IOptions<RefresherOptions> options,
     IOptions<TokenOptions> tokenOptions,
     IOptions<BackgroundOptions> backgroundOptions,
+    IOptions<NamespaceOptions> namespaceOptions,
     ILogger<Refresher> logger) : BackgroundService
 {
     public const string InjectedSelector = $"{WellKnown.InjectedLabel}={WellKnown.InjectedValue}";
@@ -44,6 +46,7 @@ public sealed class Refresher(
     private readonly RefresherOptions settings = options.Value;
     private readonly TokenOptions tokens = tokenOptions.Value;
     private readonly TenantInput tenantInput = new(policy, quayOptions.Value.Hosts);
+    private readonly HashSet<string> excluded = namespaceOptions.Value.All.ToHashSet(StringComparer.Ordinal);
     private readonly DateTimeOffset started = time.GetUtcNow();
     private Term? term;
     private long resyncs;
@@ -159,6 +162,12 @@ public sealed class Refresher(
     private async Task ReconcileAsync(Term current, string id, CancellationToken ct)
     {
         var (ns, name) = Split(id);
+        if (excluded.Contains(ns))
+        {
+            // Admission never acts there, so neither does the refresher, whatever a Secret there claims.
+            current.Queue.Forget(id);
+            return;
+        }
         var secret = secrets.Get(ns, name);
         var users = current.Index.Users(id);
         if (secret is null)
@@ -170,7 +179,7 @@ public sealed class Refresher(
             }
             // A Pod lists the name and nothing is behind it: whatever removed it, put it back.
             RefreshLog.Missing(logger, ns, name, users[0].Name);
-            await ProvideAsync(current, id, wanted, before: null, RefreshAction.Fill, ct);
+            await ProvideAsync(current, id, wanted, before: null, RefreshAction.Recreate, ct);
             return;
         }
 
@@ -217,6 +226,8 @@ public sealed class Refresher(
             current.Queue.Forget(id);
             if (action == RefreshAction.Fill)
                 events.Normal("Secret", key.Namespace, key.SecretName, "PlaceholderFilled", $"Filled with a token for robot {key.Robot}, valid until {ready.ExpiresAt:u}");
+            else if (action == RefreshAction.Recreate)
+                events.Normal("Secret", key.Namespace, key.SecretName, "SecretRecreated", $"A Pod lists this Secret and it was missing: re-created with a token for robot {key.Robot}");
             return;
         }
 

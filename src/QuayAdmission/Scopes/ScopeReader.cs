@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using k8s;
+using k8s.Models;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
@@ -8,19 +9,32 @@ using QuayAdmission.PullSecrets;
 
 namespace QuayAdmission.Scopes;
 
-/// <summary>Our annotations on one ServiceAccount or Namespace.</summary>
-public sealed record ScopeAnnotations(string? RobotAccounts, string? Inject)
+/// <summary>
+/// Our annotations on one ServiceAccount or Namespace, and its uid (the owner of a ServiceAccount's
+/// pull Secrets); null when absent, unreadable or, for the uid, not shaped like one.
+/// </summary>
+public sealed record ScopeAnnotations(string? RobotAccounts, string? Inject, string? Uid = null)
 {
     public static readonly ScopeAnnotations None = new(null, null);
 
-    public static ScopeAnnotations From(IDictionary<string, string>? annotations) => annotations is null
-        ? None
-        : new(annotations.TryGetValue(WellKnown.RobotAccountAnnotation, out var robots) ? robots : null,
-              annotations.TryGetValue(WellKnown.InjectAnnotation, out var inject) ? inject : null);
+    public static ScopeAnnotations From(V1ObjectMeta? metadata)
+    {
+        var annotations = metadata?.Annotations;
+        return new(
+            annotations is not null && annotations.TryGetValue(WellKnown.RobotAccountAnnotation, out var robots) ? robots : null,
+            annotations is not null && annotations.TryGetValue(WellKnown.InjectAnnotation, out var inject) ? inject : null,
+            IsUid(metadata?.Uid) ? metadata!.Uid : null);
+    }
+
+    /// <summary>
+    /// The API server's uids are RFC 4122 UUIDs in their 36-character form. The value goes into an
+    /// ownerReference, so anything else (a tampered or odd answer) is treated as unknown.
+    /// </summary>
+    public static bool IsUid(string? value) => value is { Length: 36 } && Guid.TryParseExact(value, "D", out _);
 }
 
 /// <summary>
-/// ServiceAccount and Namespace annotations, cached so the warm admission path makes no API call.
+/// ServiceAccount and Namespace annotations (and uids), cached so the warm admission path makes no API call.
 /// An entry older than ScopeCacheTtl is still served while one background read refreshes it.
 /// </summary>
 public sealed class ScopeReader(
@@ -73,8 +87,8 @@ public sealed class ScopeReader(
         try
         {
             annotations = ScopeAnnotations.From(key.Kind == "Namespace"
-                ? (await kubernetes.CoreV1.ReadNamespaceAsync(key.Name)).Metadata?.Annotations
-                : (await kubernetes.CoreV1.ReadNamespacedServiceAccountAsync(key.Name, key.Namespace)).Metadata?.Annotations);
+                ? (await kubernetes.CoreV1.ReadNamespaceAsync(key.Name)).Metadata
+                : (await kubernetes.CoreV1.ReadNamespacedServiceAccountAsync(key.Name, key.Namespace)).Metadata);
             Remember(key, annotations);
         }
         catch (Exception e) when (e.IsStatus(HttpStatusCode.NotFound))

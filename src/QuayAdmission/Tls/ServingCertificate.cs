@@ -6,63 +6,43 @@ using Microsoft.Extensions.Options;
 namespace QuayAdmission.Tls;
 
 /// <summary>
-/// The certificate new TLS handshakes get. Polls the files and swaps only when their bytes change
-/// (a Secret volume swaps a <c>..data</c> symlink, so file events are unreliable); a bad pair keeps the last good one.
+/// The certificate new TLS handshakes get. Polls the files and swaps only when their bytes change;
+/// a bad pair keeps the last good one. Without files, a self-signed one only when the operator allowed it.
 /// </summary>
-public sealed class ServingCertificate(IOptions<TlsOptions> options, TimeProvider time, ILogger<ServingCertificate> logger) : BackgroundService
+public sealed class ServingCertificate(IOptions<TlsOptions> options, TimeProvider time, ILogger<ServingCertificate> logger)
+    : PolledTlsFiles(options.Value.FromFiles ? [options.Value.CertFile!, options.Value.KeyFile!] : null, options.Value.PollInterval, time)
 {
     private readonly TlsOptions settings = options.Value;
     private X509Certificate2? current;
-    private byte[] loadedCert = [];
-    private byte[] loadedKey = [];
 
+    /// <summary>Null until a certificate is loaded: handshakes fail and <c>/readyz</c> answers 503.</summary>
     public X509Certificate2? Current => Volatile.Read(ref current);
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // Load before Kestrel accepts connections, so the first handshake already has a certificate.
         if (settings.FromFiles)
+        {
+            TlsLog.FromFiles(logger, settings.CertFile!, settings.KeyFile!);
             Reload();
-        else
+        }
+        else if (settings.AllowSelfSigned)
         {
             Volatile.Write(ref current, SelfSigned());
             TlsLog.SelfSigned(logger);
         }
+        else
+        {
+            TlsLog.NoCertificate(logger);
+        }
         return base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override bool Load(byte[][] contents)
     {
-        if (!settings.FromFiles)
-            return;
-        using var timer = new PeriodicTimer(settings.PollInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-            Reload();
-    }
-
-    /// <summary>Loads the files if their bytes changed. True when a new certificate is now served.</summary>
-    public bool Reload()
-    {
-        byte[] cert, key;
         try
         {
-            cert = File.ReadAllBytes(settings.CertFile!);
-            key = File.ReadAllBytes(settings.KeyFile!);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            TlsLog.Unreadable(logger, e.Message);
-            return false;
-        }
-        if (cert.AsSpan().SequenceEqual(loadedCert) && key.AsSpan().SequenceEqual(loadedKey))
-            return false;
-
-        // Remember the bytes even when they fail, so a bad pair is reported once, not every poll.
-        loadedCert = cert;
-        loadedKey = key;
-        try
-        {
-            var loaded = X509Certificate2.CreateFromPem(System.Text.Encoding.ASCII.GetString(cert), System.Text.Encoding.ASCII.GetString(key));
+            var loaded = X509Certificate2.CreateFromPem(System.Text.Encoding.ASCII.GetString(contents[0]), System.Text.Encoding.ASCII.GetString(contents[1]));
             Volatile.Write(ref current, loaded);
             TlsLog.Loaded(logger, loaded.Subject, loaded.NotAfter, loaded.Thumbprint);
             return true;
@@ -74,7 +54,9 @@ public sealed class ServingCertificate(IOptions<TlsOptions> options, TimeProvide
         }
     }
 
-    private static X509Certificate2 SelfSigned()
+    protected override void Unreadable(string reason) => TlsLog.Unreadable(logger, reason);
+
+    private X509Certificate2 SelfSigned()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=quay-admission", key, HashAlgorithmName.SHA256);
@@ -85,23 +67,7 @@ public sealed class ServingCertificate(IOptions<TlsOptions> options, TimeProvide
         names.AddIpAddress(IPAddress.IPv6Loopback);
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        var now = DateTimeOffset.UtcNow;
+        var now = Time.GetUtcNow();
         return request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(1));
     }
-}
-
-internal static partial class TlsLog
-{
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning,
-        Message = "No QuayAdmission:Tls:CertFile/KeyFile configured: serving a self-signed certificate made at start (fine for a demo, not for a cluster)")]
-    public static partial void SelfSigned(ILogger logger);
-
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Serving certificate loaded: {Subject}, valid until {NotAfter:O}, thumbprint {Thumbprint}")]
-    public static partial void Loaded(ILogger logger, string subject, DateTime notAfter, string thumbprint);
-
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Error, Message = "Serving certificate files rejected ({Reason}); keeping the previous certificate: {KeptPrevious}")]
-    public static partial void Rejected(ILogger logger, string reason, bool keptPrevious);
-
-    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Serving certificate files cannot be read: {Reason}")]
-    public static partial void Unreadable(ILogger logger, string reason);
 }

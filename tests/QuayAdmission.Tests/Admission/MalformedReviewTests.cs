@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using QuayAdmission.Admission;
 using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.Tests.Admission;
@@ -66,7 +67,8 @@ public sealed class MalformedReviewTests : IAsyncLifetime
         await using var kestrel = await WebhookHost.StartAsync(kestrel: true);
         using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
         using var client = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{kestrel.HttpsPort}") };
-        var big = Encoding.UTF8.GetBytes(Reviews.Create(Pods.Json(annotations: new Dictionary<string, string> { ["padding"] = new string('a', 8 * 1024 * 1024) })));
+        // Over the endpoint's cap, under Kestrel's backstop (which closes the connection instead of answering).
+        var big = Encoding.UTF8.GetBytes(Reviews.Create(Pods.Json(annotations: new Dictionary<string, string> { ["padding"] = new string('a', AdmissionEndpoint.MaxBodyBytes + 512 * 1024) })));
 
         foreach (HttpContent content in new HttpContent[] { new ByteArrayContent(big), new ChunkedContent(big) })
         {

@@ -86,13 +86,23 @@ internal static class DependencyFaults
     internal static int AttemptsEnded(WebhookHost host) =>
         host.Logs.GetSnapshot().Count(r => r.Id.Id is TokenWritten or ProvisionFailed or RenewalFailedKeptToken);
 
-    /// <summary>Clears every fault and waits until the attempt that met it has ended (a hung call ends at the client's timeout).</summary>
+    /// <summary>
+    /// Clears every fault, waits until the attempt that met it has ended (a hung call ends at the client's timeout),
+    /// and moves the clock past the backoff that failure put the key in: until then admission answers from the failure.
+    /// </summary>
     internal static async Task EndFaultAsync(WebhookHost host, int endedBefore)
     {
         host.Kube.ClearFaults();
         host.Quay.Behaviour = QuayBehaviour.Normal;
-        Assert.True(await Eventually.TrueAsync(() => AttemptsEnded(host) > endedBefore, HardeningHost.NoHang), "the attempt that met the fault never ended");
+        var provisioner = host.Factory.Services.GetRequiredService<PullSecretProvisioner>();
+        var key = new PullSecretKey("team-a", "default", host.RegistryHost, Robot);
+        Assert.True(await Eventually.TrueAsync(() => AttemptsEnded(host) > endedBefore && !provisioner.InFlight(key), HardeningHost.NoHang),
+            "the attempt that met the fault never ended");
+        host.Time.Advance(PastFirstBackoff);
     }
+
+    /// <summary>Past the first pause after any failure, refusals included, with the most jitter.</summary>
+    internal static readonly TimeSpan PastFirstBackoff = new TokenOptions().RefusalBackoff * 1.25;
 
     internal static void AssertSecretHoldsTheLastToken(WebhookHost host)
     {

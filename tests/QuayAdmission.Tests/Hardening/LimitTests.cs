@@ -24,7 +24,12 @@ public sealed class ExchangeLimitTests
     {
         const int limit = 4;
         const int keys = 50;
-        await using var host = await WebhookHost.StartAsync(new Dictionary<string, string?> { ["QuayAdmission:MaxConcurrentExchanges"] = limit.ToString(CultureInfo.InvariantCulture) });
+        // One namespace: its share is the whole limit here, so the global limit is what binds.
+        await using var host = await WebhookHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["QuayAdmission:MaxConcurrentExchanges"] = limit.ToString(CultureInfo.InvariantCulture),
+            ["QuayAdmission:MaxExchangesPerNamespace"] = limit.ToString(CultureInfo.InvariantCulture),
+        });
         var accounts = Enumerable.Range(0, keys).Select(i => $"sa-{i}").ToList();
         accounts.ForEach(sa => host.Trust(Robot, serviceAccount: sa));
         host.Quay.Behaviour = QuayBehaviour.Delay(TimeSpan.FromMilliseconds(500));
@@ -68,18 +73,28 @@ public sealed class KestrelLimitTests
         await using (var defaults = await WebhookHost.StartAsync())
         {
             var limits = Kestrel(defaults).Limits;
-            Assert.Equal(1000, limits.MaxConcurrentConnections);
+            Assert.Equal(256, limits.MaxConcurrentConnections);
             Assert.Equal(TimeSpan.FromSeconds(10), limits.RequestHeadersTimeout);
             Assert.True(limits.MaxRequestBodySize > QuayAdmission.Admission.AdmissionEndpoint.MaxBodyBytes); // a backstop behind the endpoint's own 413
+            Assert.Equal((256 * 1024, TimeSpan.FromSeconds(2)), (limits.MinRequestBodyDataRate!.BytesPerSecond, limits.MinRequestBodyDataRate.GracePeriod));
+            // What a connection may buffer unread is small, so idle and stalled connections pin little.
+            Assert.Equal(64 * 1024, limits.MaxRequestBufferSize);
+            Assert.Equal((64 * 1024, 64 * 1024), (limits.Http2.InitialConnectionWindowSize, limits.Http2.InitialStreamWindowSize));
+            var socket = defaults.Factory.Services.GetRequiredService<IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value;
+            Assert.Equal(64 * 1024, socket.MaxReadBufferSize);
+            Assert.Equal(3.5 * 1024 * 1024, QuayAdmission.Admission.AdmissionEndpoint.MaxBodyBytes);
         }
 
         await using var host = await WebhookHost.StartAsync(new Dictionary<string, string?>
         {
             ["QuayAdmission:Server:MaxConcurrentConnections"] = "7",
             ["QuayAdmission:Server:RequestHeadersTimeout"] = "00:00:03",
+            ["QuayAdmission:Server:MinBodyBytesPerSecond"] = "1000",
+            ["QuayAdmission:Server:BodyGracePeriod"] = "00:00:05",
         });
         Assert.Equal(7, Kestrel(host).Limits.MaxConcurrentConnections);
         Assert.Equal(TimeSpan.FromSeconds(3), Kestrel(host).Limits.RequestHeadersTimeout);
+        Assert.Equal((1000, TimeSpan.FromSeconds(5)), (Kestrel(host).Limits.MinRequestBodyDataRate!.BytesPerSecond, Kestrel(host).Limits.MinRequestBodyDataRate!.GracePeriod));
     }
 
     [Fact]

@@ -117,6 +117,7 @@ public class DeploymentTests
 
         Assert.Equal(InstalledManifests.ConfigMap.Metadata.Name, envFrom.ConfigMapRef.Name);
         Assert.Equal("metadata.name", env["POD_NAME"]);
+        Assert.Equal("metadata.namespace", env["POD_NAMESPACE"]);
         Assert.Equal("metadata.namespace", env["QuayAdmission__Refresher__LeaseNamespace"]);
     }
 

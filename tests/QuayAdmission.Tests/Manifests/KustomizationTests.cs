@@ -13,6 +13,8 @@ public class KustomizationTests(ITestOutputHelper output)
         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ];
 
+    private static string ComponentsDirectory => Path.Combine(RepoPaths.Manifests, "components");
+
     [Fact]
     public void Kustomization_lists_every_manifest_file_and_only_those()
     {
@@ -24,8 +26,9 @@ public class KustomizationTests(ITestOutputHelper output)
 
         Assert.Equal(files, listed.Order());
         Assert.Equal(listed.Count, listed.Distinct().Count());
-        // A subdirectory would be inside the base, and kustomize refuses an overlay there.
-        Assert.Empty(Directory.EnumerateDirectories(RepoPaths.Manifests));
+        // kustomize refuses an overlay inside its base; components are not overlays, and the base does not list
+        // them; the credential provider's node material refers to nothing in the base.
+        Assert.Equal(["components", "credential-provider"], Directory.EnumerateDirectories(RepoPaths.Manifests).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -41,6 +44,9 @@ public class KustomizationTests(ITestOutputHelper output)
             "RoleBinding quay-admission/quay-admission",
             "ValidatingAdmissionPolicy quay-admission-managed-secrets",
             "ValidatingAdmissionPolicyBinding quay-admission-managed-secrets",
+            "ValidatingAdmissionPolicy quay-admission-token-requests",
+            "ValidatingAdmissionPolicyBinding quay-admission-token-requests",
+            "NetworkPolicy quay-admission/quay-admission",
             "ConfigMap quay-admission/quay-admission",
             "Deployment quay-admission/quay-admission",
             "PodDisruptionBudget quay-admission/quay-admission",

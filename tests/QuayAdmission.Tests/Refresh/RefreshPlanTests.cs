@@ -32,7 +32,9 @@ public class RefreshPlanTests
         return secret;
     }
 
-    private static RefreshAction Decide(V1Secret secret, bool inUse) => RefreshPlan.Decide(secret, Now, inUse, 0.5, Options);
+    private static RefreshAction Decide(V1Secret secret, bool inUse) => RefreshPlan.Decide(Managed(secret), Now, inUse, 0.5, Options);
+
+    private static ManagedSecret Managed(V1Secret secret) => ManagedSecret.From(secret) ?? throw new InvalidOperationException("not a managed Secret");
 
     [Theory]
     [InlineData(10, true, RefreshAction.Keep)]        // young token
@@ -49,7 +51,7 @@ public class RefreshPlanTests
     public void A_token_written_within_the_grace_is_renewed_before_a_pod_lists_it()
     {
         var options = new RefresherOptions { UnusedGrace = TimeSpan.FromMinutes(40) };
-        Assert.Equal(RefreshAction.Renew, RefreshPlan.Decide(Token(TimeSpan.FromMinutes(31)), Now, inUse: false, 0.5, options));
+        Assert.Equal(RefreshAction.Renew, RefreshPlan.Decide(Managed(Token(TimeSpan.FromMinutes(31))), Now, inUse: false, 0.5, options));
     }
 
     [Theory]

@@ -15,42 +15,67 @@ public sealed class RefresherTests
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
 
-    private static Dictionary<string, string?> RefresherOn(string identity) => new()
+    internal static Dictionary<string, string?> RefresherOn(string identity) => new()
     {
         ["QuayAdmission:Refresher:Enabled"] = "true",
         ["QuayAdmission:Refresher:Identity"] = identity,
         ["QuayAdmission:Refresher:LeaseNamespace"] = "quay-admission",
         ["QuayAdmission:Refresher:Interval"] = Interval.ToString(),
-        ["QuayAdmission:Refresher:LeaseDuration"] = "00:00:02",
-        ["QuayAdmission:Refresher:RenewDeadline"] = "00:00:01.5",
+        // The tests move the clock by minutes at a time: a lease that outlives those jumps keeps
+        // leadership out of the way (LeaseElectorTests cover expiry and stalls step by step).
+        ["QuayAdmission:Refresher:LeaseDuration"] = "04:00:00",
+        ["QuayAdmission:Refresher:RenewDeadline"] = "03:00:00",
         ["QuayAdmission:Refresher:RetryPeriod"] = "00:00:00.2",
+        ["QuayAdmission:Refresher:StallAfter"] = "1.00:00:00",
     };
 
-    private static Refresher RefresherOf(WebhookHost host) => host.Factory.Services.GetRequiredService<Refresher>();
+    internal static Refresher RefresherOf(WebhookHost host) => host.Factory.Services.GetRequiredService<Refresher>();
 
-    /// <summary>Moves the clock one interval and waits until the refresher has finished the pass that follows.</summary>
-    private static async Task NextPassAsync(WebhookHost host, TimeSpan? advance = null)
+    /// <summary>Moves the clock and waits until the resync that follows has been worked off.</summary>
+    internal static async Task NextPassAsync(WebhookHost host, TimeSpan? advance = null)
     {
         var refresher = RefresherOf(host);
-        var before = refresher.Passes;
+        var before = refresher.Resyncs;
         host.Time.Advance(advance ?? Interval);
-        Assert.True(await Eventually.TrueAsync(() => refresher.Passes > before), "no refresh pass");
+        Assert.True(await Eventually.TrueAsync(() => refresher.Resyncs > before && refresher.IsIdle), "no refresh pass");
     }
 
-    private static async Task<WebhookHost> LeadingAsync(Dictionary<string, string?>? extra = null)
+    internal static async Task<WebhookHost> LeadingAsync(Dictionary<string, string?>? extra = null, Action<IServiceCollection>? services = null)
     {
         var settings = RefresherOn("replica-a");
         foreach (var (key, value) in extra ?? [])
             settings[key] = value;
-        var host = await WebhookHost.StartAsync(settings);
-        Assert.True(await Eventually.TrueAsync(() => RefresherOf(host).Passes > 0), "the refresher never led");
+        var host = await WebhookHost.StartAsync(settings, services);
+        Assert.True(await Eventually.TrueAsync(() => RefresherOf(host).Resyncs > 0 && RefresherOf(host).IsIdle), "the refresher never led");
         return host;
     }
 
-    private static void PodUsing(WebhookHost host, string secretName, string name = "web-0") => host.Kube.AddPod(new V1Pod
+    /// <summary>Writes a Secret as another writer would, and waits until the watch has brought it to the refresher's cache.</summary>
+    internal static async Task PutWatchedAsync(WebhookHost host, V1Secret secret)
     {
-        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "team-a" },
-        Spec = new V1PodSpec { Containers = [new V1Container { Name = "app", Image = "quay.io/acme/app:1" }], ImagePullSecrets = [new V1LocalObjectReference { Name = secretName }] },
+        host.Kube.PutSecret(secret);
+        var cache = host.Factory.Services.GetRequiredService<ManagedSecretCache>();
+        var written = host.Kube.GetSecret(secret.Metadata.NamespaceProperty, secret.Metadata.Name)!.Metadata.ResourceVersion;
+        Assert.True(await Eventually.TrueAsync(() => cache.Get(secret.Metadata.NamespaceProperty, secret.Metadata.Name)?.ResourceVersion == written),
+            "the watch never brought the Secret");
+    }
+
+    /// <summary>A running Pod that lists <paramref name="secretName"/>, labelled as the webhook's patch labels it.</summary>
+    internal static void PodUsing(WebhookHost host, string secretName, string name = "web-0", bool labelled = true, string serviceAccount = "default") => host.Kube.AddPod(new V1Pod
+    {
+        Metadata = new V1ObjectMeta
+        {
+            Name = name,
+            NamespaceProperty = "team-a",
+            Labels = labelled ? new Dictionary<string, string> { [WellKnown.InjectedLabel] = WellKnown.InjectedValue } : null,
+            Annotations = new Dictionary<string, string> { [WellKnown.RobotAccountAnnotation] = "acme+puller" },
+        },
+        Spec = new V1PodSpec
+        {
+            ServiceAccountName = serviceAccount,
+            Containers = [new V1Container { Name = "app", Image = "quay.io/acme/app:1" }],
+            ImagePullSecrets = [new V1LocalObjectReference { Name = secretName }],
+        },
         Status = new V1PodStatus { Phase = "Running" },
     });
 
@@ -84,10 +109,10 @@ public sealed class RefresherTests
     {
         await using var host = await LeadingAsync();
         var key = new PullSecretKey("team-a", "default", host.RegistryHost, "acme+old");
-        host.Kube.PutSecret(PullSecretManifest.Build(key, new QuayToken("opaque", host.Time.GetUtcNow().AddMinutes(-30))));
+        await PutWatchedAsync(host, PullSecretManifest.Build(key, new QuayToken("opaque", host.Time.GetUtcNow().AddMinutes(-30))));
         var used = new PullSecretKey("team-a", "default", host.RegistryHost, "acme+used");
-        host.Kube.PutSecret(PullSecretManifest.Build(used, new QuayToken("opaque", host.Time.GetUtcNow().AddMinutes(-90))));
         PodUsing(host, used.SecretName);
+        await PutWatchedAsync(host, PullSecretManifest.Build(used, new QuayToken("opaque", host.Time.GetUtcNow().AddMinutes(-90))));
 
         await NextPassAsync(host);
         Assert.NotNull(host.Kube.GetSecret("team-a", key.SecretName));
@@ -148,7 +173,7 @@ public sealed class RefresherTests
     [Theory]
     [InlineData("secrets.update", 500)]
     [InlineData("tokenrequest", 429)]
-    [InlineData("secrets.list", 503)]
+    [InlineData("secrets.get", 503)]
     public async Task The_refresher_recovers_when_an_api_fault_ends(string operation, int code)
     {
         await using var host = await LeadingAsync();
@@ -172,51 +197,67 @@ public sealed class RefresherTests
     public async Task A_hung_exchange_does_not_hold_up_the_others()
     {
         await using var host = await LeadingAsync(new() { ["QuayAdmission:Refresher:Concurrency"] = "2" });
-        host.Trust("acme+puller");
+        host.Kube.SetFault("tokenrequest", Fault.Hang with { Times = 1 });
         foreach (var account in new[] { "one", "two", "three" })
         {
             var key = new PullSecretKey("team-a", account, host.RegistryHost, "acme+puller");
-            host.Kube.PutSecret(PullSecretManifest.Build(key, token: null));
-            PodUsing(host, key.SecretName, account);
             host.Trust("acme+puller", serviceAccount: account);
+            PodUsing(host, key.SecretName, account, serviceAccount: account);
+            await PutWatchedAsync(host, PullSecretManifest.Build(key, token: null));
         }
-        host.Kube.SetFault("tokenrequest", Fault.Hang with { Times = 1 });
-
-        host.Time.Advance(Interval);
 
         Assert.True(await Eventually.TrueAsync(() => host.Kube.Secrets.Count(s => PullSecretManifest.ExpiresAt(s) is not null) == 2), "the others waited");
         Assert.Equal(3, host.Kube.Count("tokenrequest"));
     }
 
     [Fact]
-    public async Task Only_the_lease_holder_works_and_another_takes_over_when_it_lapses()
+    public async Task Only_the_lease_holder_works_and_another_takes_over_when_it_lets_go()
     {
         await using var shared = await SharedStandIns.StartAsync();
         var first = await WebhookHost.StartAsync(RefresherOn("replica-a"), shared: shared);
-        Assert.True(await Eventually.TrueAsync(() => RefresherOf(first).Passes > 0));
+        Assert.True(await Eventually.TrueAsync(() => RefresherOf(first).Resyncs > 0));
         await using var second = await WebhookHost.StartAsync(RefresherOn("replica-b"), shared: shared);
 
-        // Let the second replica try for the lease a few times.
+        // The second replica tries every RetryPeriod; the first renews on the same clock.
         var gets = shared.Kube.Count("leases.get");
-        Assert.True(await Eventually.TrueAsync(() => shared.Kube.Count("leases.get") >= gets + 10));
+        Assert.True(await Eventually.TrueAsync(() =>
+        {
+            shared.Time.Advance(TimeSpan.FromMilliseconds(200));
+            return shared.Kube.Count("leases.get") >= gets + 20;
+        }), "no election traffic");
         Assert.Equal("replica-a", shared.Kube.GetLease("quay-admission", "quay-admission-refresher")!.Spec.HolderIdentity);
-        Assert.Equal(0, RefresherOf(second).Passes);
+        Assert.False(RefresherOf(second).IsLeading);
+        Assert.Equal(0, RefresherOf(second).Resyncs);
 
-        await first.DisposeAsync();
-        Assert.True(await Eventually.TrueAsync(() => RefresherOf(second).Passes > 0, TimeSpan.FromSeconds(20)), "no take-over");
+        await first.DisposeAsync(); // releases the Lease on the way out
+        Assert.True(await Eventually.TrueAsync(() =>
+        {
+            shared.Time.Advance(TimeSpan.FromMilliseconds(200));
+            return RefresherOf(second).Resyncs > 0;
+        }), "no take-over");
         Assert.Equal("replica-b", shared.Kube.GetLease("quay-admission", "quay-admission-refresher")!.Spec.HolderIdentity);
     }
 
     [Fact]
-    public async Task Metrics_report_managed_secrets_and_the_earliest_expiry()
+    public async Task Metrics_report_the_earliest_expiry_of_listed_tokens_at_scrape_time()
     {
         await using var host = await LeadingAsync();
         host.Trust("acme+puller");
         await host.AdmitAsync(Pods.Json());
+        PodUsing(host, SecretName(host));
+        // A finished Job's Secret, expired and waiting for garbage collection: nothing to alert on.
+        var done = new PullSecretKey("team-a", "default", host.RegistryHost, "acme+job");
+        await PutWatchedAsync(host, PullSecretManifest.Build(done, new QuayToken("opaque", host.Time.GetUtcNow().AddMinutes(-5))));
         await NextPassAsync(host, TimeSpan.FromMinutes(5));
 
         var metrics = PrometheusText.Parse(await host.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
-        Assert.Equal(1, metrics.Value("quay_admission_managed_secrets"));
+        Assert.Equal(2, metrics.Value("quay_admission_managed_secrets"));
         Assert.InRange(metrics.Value("quay_admission_earliest_token_expiry_seconds"), 55 * 60 - 1, 55 * 60 + 1);
+
+        // Computed when scraped: the number moves with the clock, not with the last pass.
+        host.Time.Advance(TimeSpan.FromMinutes(10));
+        metrics = PrometheusText.Parse(await host.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        Assert.InRange(metrics.Value("quay_admission_earliest_token_expiry_seconds"), 45 * 60 - 1, 45 * 60 + 1);
+        Assert.True(metrics.Value("quay_admission_background_last_success_timestamp_seconds", ("loop", "secret-watch")) > 0);
     }
 }

@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
+using QuayAdmission.PullSecrets;
 using QuayAdmission.Tests.Fakes;
 
 namespace QuayAdmission.Tests.Support;
@@ -66,10 +67,14 @@ public sealed class WebhookHost : IAsyncDisposable
         {
             ["QuayAdmission:Registries:0:Host"] = quay.Host,
             ["QuayAdmission:Registries:0:FederationUrl"] = quay.BaseAddress.ToString(),
+            // The stand-in speaks plain http unless a test starts it with TLS.
+            ["QuayAdmission:AllowInsecureHttp"] = (quay.BaseAddress.Scheme == Uri.UriSchemeHttp).ToString(),
             ["QuayAdmission:InlineBudget"] = InlineBudget.ToString(),
             ["QuayAdmission:ExchangeTimeout"] = "00:00:30",
             // The refresher works in the background against the same API; tests that want it turn it on.
             ["QuayAdmission:Refresher:Enabled"] = "false",
+            // As `make run`: no certificate files; tests of readiness without one set it to false.
+            ["QuayAdmission:Tls:AllowSelfSigned"] = "true",
         };
         if (kestrel)
         {
@@ -106,6 +111,10 @@ public sealed class WebhookHost : IAsyncDisposable
             }
             throw;
         }
+        // Tests count the calls they cause: the Secret cache's list and watch are not theirs.
+        var secrets = factory.Services.GetRequiredService<ManagedSecretCache>();
+        if (await Eventually.TrueAsync(() => secrets.HasSynced && kube.OpenWatchCount("secrets.watch") > 0) && shared is null)
+            kube.ResetCounts();
         return new WebhookHost(time, kube, quay, factory, ownsStandIns: shared is null)
         {
             HttpsPort = int.Parse(config.GetValueOrDefault("QuayAdmission:Server:HttpsPort") ?? "0", System.Globalization.CultureInfo.InvariantCulture),

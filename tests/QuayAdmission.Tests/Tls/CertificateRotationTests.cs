@@ -30,6 +30,7 @@ public sealed class CertificateRotationTests : IDisposable
         volume.Publish(SelfSigned("CN=first"));
         await using var host = await StartAsync();
         Assert.Equal("CN=first", await ServedSubjectAsync(host.HttpsPort));
+        Assert.Equal(4006, Assert.Single(host.Logs.GetSnapshot(), r => r.Id.Id is 4001 or 4005 or 4006).Id.Id); // "from files", said once at start
 
         volume.Publish(SelfSigned("CN=second"));
         Assert.True(await Eventually.TrueAsync(() => Advanced(host) && ServedSubjectAsync(host.HttpsPort).Result == "CN=second"));
