@@ -3,7 +3,20 @@ DOTNET ?= dotnet
 CONFIGURATION ?= Release
 RESULTS := artifacts/test-results
 
-.PHONY: build test run demo bench clean provider native-deps
+# Native AOT executables: each published once per run (a file target, redone only when a source
+# changed), then reused by `make test` (the smoke suite runs the binary named by NATIVE_ENV) and
+# `make bench`. The webhook's publish is the Dockerfile's (same PUBLISH_ARGS), for this machine's
+# architecture; `make publish-native ARCH=arm64` cross-compiles when the toolchain is there.
+NATIVE := artifacts/native
+ARCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
+PUBLISH_ARGS := $(shell sed -n 's/^ARG PUBLISH_ARGS="\(.*\)"$$/\1/p' Dockerfile)
+SOURCES := $(shell find src global.json Directory.Build.props Directory.Packages.props .editorconfig -type f -not -path '*/bin/*' -not -path '*/obj/*' 2>/dev/null)
+WEBHOOK_BIN := $(NATIVE)/quay-admission/QuayAdmission
+NATIVE_ENV := QUAY_ADMISSION_NATIVE_BIN=$(abspath $(WEBHOOK_BIN))
+
+FLOOR_BIN := $(NATIVE)/floor/QuayAdmission.Floor
+
+.PHONY: build test run demo bench clean publish-native publish-floor provider native-deps
 
 build:
 	$(DOTNET) build QuayAdmission.sln -c $(CONFIGURATION)
@@ -13,6 +26,7 @@ build:
 PROVIDER_RID ?= linux-x64
 PROVIDER_DIR := artifacts/credential-provider/$(PROVIDER_RID)
 PROVIDER_BIN := $(PROVIDER_DIR)/quay-credential-provider
+NATIVE_ENV += QUAY_CREDENTIAL_PROVIDER_BIN=$(abspath $(PROVIDER_BIN))
 
 provider: native-deps
 	$(DOTNET) publish src/QuayAdmission.CredentialProvider -c $(CONFIGURATION) -r $(PROVIDER_RID) -o $(PROVIDER_DIR)
@@ -21,13 +35,29 @@ provider: native-deps
 native-deps:
 	scripts/native-deps.sh
 
-# Runs every test and ends with one line: "tests: N passed, N failed[, N skipped]". The credential
-# provider's tests drive the native binary published once just before.
-test: provider
+# Runs every test and ends with one line: "tests: N passed, N failed[, N skipped]". The native
+# smoke suites drive the executables published once just before (the webhook, the provider).
+test: publish-native provider
 	rm -rf $(RESULTS)
-	QUAY_CREDENTIAL_PROVIDER_BIN=$(abspath $(PROVIDER_BIN)) \
-	$(DOTNET) test QuayAdmission.sln -c $(CONFIGURATION) --logger "trx" --results-directory $(RESULTS); \
+	$(NATIVE_ENV) $(DOTNET) test QuayAdmission.sln -c $(CONFIGURATION) --logger "trx" --results-directory $(RESULTS); \
 	  status=$$?; scripts/test-summary.sh $(RESULTS); exit $$status
+
+publish-native: $(WEBHOOK_BIN)
+
+# The executable takes the time its publish started, so a source edited during the publish is newer.
+$(WEBHOOK_BIN): $(SOURCES) Dockerfile | native-deps
+	@mkdir -p $(NATIVE) && touch $(NATIVE)/.webhook-started
+	$(DOTNET) restore src/QuayAdmission/QuayAdmission.csproj -a $(ARCH)
+	$(DOTNET) publish src/QuayAdmission/QuayAdmission.csproj $(PUBLISH_ARGS) -a $(ARCH) -o $(NATIVE)/quay-admission
+	@touch -r $(NATIVE)/.webhook-started $@
+
+# The bench's floor, built the way the native webhook is (make bench only).
+publish-floor: $(FLOOR_BIN)
+
+$(FLOOR_BIN): $(wildcard bench/QuayAdmission.Floor/*) Directory.Build.props Directory.Packages.props | native-deps
+	@mkdir -p $(NATIVE) && touch $(NATIVE)/.floor-started
+	$(DOTNET) publish bench/QuayAdmission.Floor/QuayAdmission.Floor.csproj -c Release -a $(ARCH) -o $(NATIVE)/floor
+	@touch -r $(NATIVE)/.floor-started $@
 
 # The real webhook process against local stand-ins of the Kubernetes API and Quay, narrated.
 demo:
@@ -45,6 +75,8 @@ run:
 	QuayAdmission__Tls__AllowSelfSigned=true \
 	$(DOTNET) run --project src/QuayAdmission -c $(CONFIGURATION)
 
+# JIT and Native AOT side by side (bench/run.sh publishes what is not up to date), then the
+# credential provider's cold start.
 bench: provider
 	bench/run.sh
 	bench/provider.sh $(PROVIDER_BIN)

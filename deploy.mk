@@ -5,18 +5,14 @@ IMAGE ?= quay-admission:dev
 DOCKER ?= docker
 KUBECTL ?= kubectl
 NAMESPACE := quay-admission
-PUBLISH_DIR ?= artifacts/publish
-# The Dockerfile's publish arguments, so `make publish` builds what the image ships.
-PUBLISH_ARGS := $(shell sed -n 's/^ARG PUBLISH_ARGS="\(.*\)"$$/\1/p' Dockerfile)
 
 .PHONY: image publish deploy deploy-dev-certs undeploy logs e2e
 
 image:
 	$(DOCKER) build -t $(IMAGE) .
 
-publish:
-	dotnet restore src/QuayAdmission/QuayAdmission.csproj
-	dotnet publish src/QuayAdmission/QuayAdmission.csproj $(PUBLISH_ARGS) -o $(PUBLISH_DIR)
+# What the image ships, for this machine's architecture, in artifacts/native/quay-admission (Makefile).
+publish: publish-native
 
 # Needs cert-manager in the cluster. The manifests use the image quay-admission:dev; for a
 # registry image, see README.md ("Install").

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# make bench: builds Release, runs the BenchmarkDotNet micro-benchmarks in short mode, the refresher
-# at scale (the webhook against 10,000 managed Secrets and 100,000 Pods in the API stand-in), then
-# drives the real webhook and a bare Kestrel floor over HTTPS (bench/QuayAdmission.LoadBench), prints
-# the report as markdown and writes it to docs/benchmarks.md. Only 127.0.0.1 is ever contacted.
-#   bench/run.sh            the full run (under 10 minutes on 2 cores)
+# make bench: publishes the native webhook and floor (make publish-native publish-floor: nothing to do
+# when they are up to date, 5 to 15 minutes each when not), builds Release, runs the BenchmarkDotNet
+# micro-benchmarks in short mode, the refresher at scale (the webhook against 10,000 managed Secrets
+# and 100,000 Pods in the API stand-in), then drives the real webhook and a bare Kestrel floor over HTTPS
+# (bench/QuayAdmission.LoadBench), the JIT build and the native one, each against its own floor;
+# prints the report as markdown and writes it to docs/benchmarks.md. Only 127.0.0.1 is ever contacted.
+#   bench/run.sh            the full run (about 8 minutes on 2 cores once published)
 #   bench/run.sh --quick    a short run to check the bench itself; numbers meaningless, docs untouched
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +56,10 @@ rm -rf "$out"
 mkdir -p "$out" "$out/scale" "$(dirname "$doc")"
 : > "$pids"
 
+echo "[bench] Native AOT publishes (make publish-native publish-floor)" >&2
+make -s publish-native publish-floor >"$out/publish.log" 2>&1 \
+  || { tail -n 40 "$out/publish.log" >&2; echo "[bench] native publish failed" >&2; exit 1; }
+
 echo "[bench] building Release" >&2
 # No build servers: nothing may outlive the script.
 timeout 240 dotnet build bench/bench.slnf -c Release --disable-build-servers -v quiet -nologo >"$out/build.log" 2>&1 \
@@ -86,9 +92,12 @@ wait "$bench_pid" || { tail -n 40 "$out/scale/run.log" >&2; echo "[bench] the re
 bench_pid=""
 
 echo "[bench] load runs" >&2
-timeout --signal=TERM --kill-after=30 200 \
+timeout --signal=TERM --kill-after=30 600 \
   dotnet bench/QuayAdmission.LoadBench/bin/Release/net10.0/QuayAdmission.LoadBench.dll run $quick \
     --webhook src/QuayAdmission/bin/Release/net10.0/QuayAdmission.dll \
+    --floor bench/QuayAdmission.Floor/bin/Release/net10.0/QuayAdmission.Floor.dll \
+    --native-webhook artifacts/native/quay-admission/QuayAdmission \
+    --native-floor artifacts/native/floor/QuayAdmission.Floor \
     --out "$out" --doc "$doc" --micro "$micro_report" --scale "$out/scale/section.md" --notes bench/notes.md \
     --command "make bench" --sdk "$(dotnet --version)" --commit "$commit" \
     --elapsed-before "$(( $(date +%s) - started ))" &

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -16,15 +17,19 @@ internal static class Fixtures
     public static readonly byte[] ReviewBytes = Encoding.UTF8.GetBytes(
         Reviews.Create(BenchPods.Pod("team-a", "web", "acme+puller"), uid: "6f1e7a52-3c4b-4d8e-9f0a-1b2c3d4e5f60"));
 
-    public static AdmissionRequest Request(bool injectAnnotation = false)
+    public static readonly ReadOnlySequence<byte> ReviewSequence = new(ReviewBytes);
+
+    /// <summary>The review with inject: "true" on the pod, which settles the opt-out question without reading its ServiceAccount or Namespace.</summary>
+    public static readonly ReadOnlySequence<byte> InjectReviewSequence = new(InjectReview());
+
+    public static AdmissionRequest Request(bool injectAnnotation = false) =>
+        JsonSerializer.Deserialize(injectAnnotation ? InjectReviewSequence.First.Span : ReviewBytes, BenchJsonContext.Default.AdmissionReview)!.Request!;
+
+    private static byte[] InjectReview()
     {
-        if (!injectAnnotation)
-            return JsonSerializer.Deserialize(ReviewBytes, BenchJsonContext.Default.AdmissionReview)!.Request!;
-        // inject: "true" on the pod settles the opt-out question without reading its ServiceAccount or Namespace.
         var pod = System.Text.Json.Nodes.JsonNode.Parse(BenchPods.Pod("team-a", "web", "acme+puller"))!;
         pod["metadata"]!["annotations"]!["quay-admission.io/inject"] = "true";
-        var review = Encoding.UTF8.GetBytes(Reviews.Create(pod.ToJsonString(), uid: "6f1e7a52-3c4b-4d8e-9f0a-1b2c3d4e5f60"));
-        return JsonSerializer.Deserialize(review, BenchJsonContext.Default.AdmissionReview)!.Request!;
+        return Encoding.UTF8.GetBytes(Reviews.Create(pod.ToJsonString(), uid: "6f1e7a52-3c4b-4d8e-9f0a-1b2c3d4e5f60"));
     }
 
     public static JsonElement Pod(params string[] pullSecrets)
@@ -45,11 +50,6 @@ internal static class Fixtures
     AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(AdmissionReview))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
-
-/// <summary>BenchJsonContext without the duplicate-property check, to price that check.</summary>
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(AdmissionReview))]
-internal sealed partial class LenientJsonContext : JsonSerializerContext;
 
 /// <summary>What the load runs' floor parses: the envelope, not the Pod.</summary>
 internal sealed record Envelope(

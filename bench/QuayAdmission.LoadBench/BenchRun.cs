@@ -25,7 +25,7 @@ internal sealed record BenchSettings
     public int AllocationWarmup { get; init; } = 3_000;
     public int AllocationRequests { get; init; } = 20_000;
     public int AllocationConnections { get; init; } = 16;
-    public int StartupRuns { get; init; } = 3;
+    public int StartupRuns { get; init; } = 5;
     public int StartupBurst { get; init; } = 64;
 
     /// <summary>A run of a few tens of seconds to check the bench itself; its numbers mean little.</summary>
@@ -43,11 +43,17 @@ internal sealed record BenchSettings
     };
 }
 
+/// <summary>One way of building the webhook, and its floor built the same way.</summary>
+/// <param name="Webhook">QuayAdmission.dll (run with dotnet) or the native executable.</param>
+/// <param name="Floor">QuayAdmission.Floor.dll or its native executable.</param>
+internal sealed record Build(string Name, string Webhook, string Floor);
+
 /// <summary>
-/// The whole `make bench` run: stand-ins for the Kubernetes API and Quay in this process, the real
-/// webhook and the floor as child processes, every scenario in turn, then the report.
+/// The whole `make bench` run: for each build (JIT, then Native AOT), stand-ins for the Kubernetes
+/// API and Quay in this process, that build's webhook and floor as child processes, every scenario
+/// in turn; then the allocation count (the same code either way, counted on the JIT); then the report.
 /// </summary>
-internal sealed class BenchRun(BenchSettings settings, string webhookDll, string outputDirectory, IReadOnlyDictionary<string, string> extraEnvironment)
+internal sealed class BenchRun(BenchSettings settings, IReadOnlyList<Build> builds, string outputDirectory, IReadOnlyDictionary<string, string> extraEnvironment)
 {
     private const string Robot = "acme+puller";
     private const string WarmNamespace = "bench-warm";
@@ -63,46 +69,46 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
     public async Task<BenchResults> RunAsync(CancellationToken ct)
     {
         Directory.CreateDirectory(outputDirectory);
-        var work = Directory.CreateDirectory(Path.Combine(outputDirectory, "work")).FullName;
         foreach (var stale in Directory.EnumerateFiles(outputDirectory, "*.log"))
             File.Delete(stale);
+        var results = new BenchResults { Settings = settings, ExtraEnvironment = extraEnvironment };
+        foreach (var build in builds)
+            results.Builds.Add(await RunBuildAsync(build, ct));
+        if (builds.FirstOrDefault(b => b.Webhook.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)) is { } jit)
+            await AllocationsAsync(results, jit, ct);
+        return results;
+    }
 
+    /// <summary>Every scenario against one build, with stand-ins of its own so no Secret or count carries over.</summary>
+    private async Task<BuildResults> RunBuildAsync(Build build, CancellationToken ct)
+    {
+        var prefix = build.Name.ToLowerInvariant().Replace(' ', '-');
+        var work = Directory.CreateDirectory(Path.Combine(outputDirectory, "work-" + prefix)).FullName;
         await using var kube = await FakeKubernetesApi.StartAsync(TimeProvider.System, ct);
         await using var quay = await FakeQuay.StartAsync(TimeProvider.System, ct: ct);
         var certificates = DevCertificates.Write(work);
-        var results = new BenchResults { Settings = settings };
+        var results = new BuildResults { Name = build.Name, WebhookGc = GcMode(build.Webhook, extraEnvironment) };
         var validate = TrustOnly(certificates.Ca);
         Trust(quay, kube, WarmNamespace, ["default"]);
         Trust(quay, kube, ColdNamespace, ColdServiceAccounts());
         Trust(quay, kube, ManyNamespace, ManyServiceAccounts());
-
         var webhookEnvironment = WebhookEnvironment(kube, quay, certificates, work, extraEnvironment);
-        results.ExtraEnvironment = extraEnvironment;
-        var webhookDirectory = Path.GetDirectoryName(webhookDll)!;
-        results.WebhookGc = GcMode(webhookDll, extraEnvironment);
 
         // Startup: all but the last instance stop at once; the last one serves every scenario.
-        Progress($"startup: {settings.StartupRuns} starts of the webhook process");
+        Progress($"{build.Name} startup: {settings.StartupRuns} starts of the webhook process");
         var startups = new List<TimeSpan>();
         for (var i = 1; i < settings.StartupRuns; i++)
         {
-            await using var once = await StartWebhookAsync(webhookEnvironment, webhookDirectory, $"webhook-start-{i}", ct);
+            await using var once = await StartWebhookAsync(build, webhookEnvironment, $"{prefix}-webhook-start-{i}", ct);
             startups.Add(once.StartupTime);
         }
-        var webhook = await StartWebhookAsync(webhookEnvironment, webhookDirectory, "webhook", ct);
+        var webhook = await StartWebhookAsync(build, webhookEnvironment, $"{prefix}-webhook", ct);
         ChildProcess? floor = null;
         try
         {
             startups.Add(webhook.StartupTime);
             results.Startups = startups;
-
-            floor = await ChildProcess.StartAsync(BenchDll, ["floor"], AppContext.BaseDirectory, new Dictionary<string, string>
-            {
-                ["FLOOR_CERT"] = certificates.CertFile,
-                ["FLOOR_KEY"] = certificates.KeyFile,
-                ["FLOOR_HTTPS_PORT"] = "{https}",
-                ["FLOOR_HEALTH_PORT"] = "{health}",
-            }, Path.Combine(outputDirectory, "floor.log"), pidFile, ct);
+            floor = await StartFloorAsync(build, certificates, $"{prefix}-floor", ct);
 
             var webhookTarget = new Target("webhook", webhook, validate);
             var floorTarget = new Target("floor", floor, validate);
@@ -114,14 +120,10 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
 
             await WarmPathAsync(results, kube, quay, webhookTarget, floorTarget, warmRequests, floorRequests, ct);
             results.PeakRssAfterWarm = webhook.Memory().Peak;
+            results.FloorPeakRss = floor.Memory().Peak;
             await ColdPathAsync(results, kube, quay, webhookTarget, ct);
             results.PeakRssAfterRuns = webhook.Memory().Peak;
-            results.FloorPeakRss = floor.Memory().Peak;
             await ManyKeysAsync(results, kube, quay, webhook, webhookTarget, ct);
-
-            // The allocation counts run alone: the measured process should be the only busy server.
-            await webhook.DisposeAsync();
-            await AllocationsAsync(results, webhookEnvironment, webhookDirectory, floor, floorTarget, floorRequests, validate, warmPod, ct);
         }
         finally
         {
@@ -144,7 +146,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         await using var quay = await FakeQuay.StartAsync(TimeProvider.System, ct: ct);
         var certificates = DevCertificates.Write(work);
         Trust(quay, kube, WarmNamespace, ["default"]);
-        await using var webhook = await StartWebhookAsync(WebhookEnvironment(kube, quay, certificates, work, extraEnvironment), Path.GetDirectoryName(webhookDll)!, "webhook-soak", ct);
+        await using var webhook = await StartWebhookAsync(builds[0], WebhookEnvironment(kube, quay, certificates, work, extraEnvironment), "webhook-soak", ct);
         var target = new Target("webhook", webhook, TrustOnly(certificates.Ca));
         var pod = BenchPods.Pod(WarmNamespace, "default", Robot);
         var requests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(pod, webhook.HttpsPort)).ToList();
@@ -182,13 +184,13 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
     /// process that is ready must answer them. The warm key is minted here (once: single flight).
     /// Slow or unanswered requests are reported, not failed: this measures the webhook, not the bench.
     /// </summary>
-    private async Task StartupBurstAsync(BenchResults results, FakeQuay quay, Target webhook, string warmPod, CancellationToken ct)
+    private async Task StartupBurstAsync(BuildResults results, FakeQuay quay, Target webhook, string warmPod, CancellationToken ct)
     {
-        Progress($"startup burst: {settings.StartupBurst} admissions at once on the freshly ready process");
+        Progress($"{results.Name} startup burst: {settings.StartupBurst} admissions at once on the freshly ready process");
         var requests = Enumerable.Range(0, settings.StartupBurst).Select(_ => BenchRequest.Review(warmPod, webhook.Endpoint.Port, allowDegraded: true)).ToList();
         results.StartupBurst = await LoadGenerator.DrainAsync(webhook, requests, settings.StartupBurst, StartupBurstExpected, ct);
         if (results.StartupBurst.Errors > 0)
-            Progress($"startup burst: {results.StartupBurst.Errors} of {settings.StartupBurst} admissions failed or went unanswered: {results.StartupBurst.FirstError}");
+            Progress($"{results.Name} startup burst: {results.StartupBurst.Errors} of {settings.StartupBurst} admissions failed or went unanswered: {results.StartupBurst.FirstError}");
         results.StartupBurstExchanges = quay.ExchangeCount;
     }
 
@@ -196,19 +198,19 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
     private static readonly TimeSpan StartupBurstExpected = TimeSpan.FromSeconds(5);
 
     private async Task WarmPathAsync(
-        BenchResults results, FakeKubernetesApi kube, FakeQuay quay, Target webhook, Target floor,
+        BuildResults results, FakeKubernetesApi kube, FakeQuay quay, Target webhook, Target floor,
         IReadOnlyList<BenchRequest> warmRequests, IReadOnlyList<BenchRequest> floorRequests, CancellationToken ct)
     {
         // The warm key was minted by the startup burst; one more admission proves its token is ready.
         var prime = await LoadGenerator.DrainAsync(webhook, warmRequests.Take(1).ToList(), 1, TimeSpan.FromSeconds(10), ct);
-        Expect(prime.Errors == 0, $"priming the warm key failed: {prime.FirstError}");
-        Expect(quay.ExchangeCount == 1, $"the startup burst and priming made {quay.ExchangeCount} exchanges for the warm key, expected 1");
+        Expect(prime.Errors == 0, $"{results.Name}: priming the warm key failed: {prime.FirstError}");
+        Expect(quay.ExchangeCount == 1, $"{results.Name}: the startup burst and priming made {quay.ExchangeCount} exchanges for the warm key, expected 1");
         // Both servers at saturation once, uncounted, so tiered compilation has settled before any clock runs.
         foreach (var (target, requests) in new[] { (floor, floorRequests), (webhook, warmRequests) })
         {
-            Progress($"warm-up: {target.Name}, {settings.ServerWarmup.TotalSeconds:0} s at saturation");
+            Progress($"{results.Name} warm-up: {target.Name}, {settings.ServerWarmup.TotalSeconds:0} s at saturation");
             var warmup = await LoadGenerator.SaturateAsync(target, requests, settings.Connections[0], TimeSpan.Zero, settings.ServerWarmup, ct);
-            Expect(warmup.Errors == 0, $"{target.Name} warm-up: {warmup.Errors} errors, first: {warmup.FirstError}");
+            Expect(warmup.Errors == 0, $"{results.Name} {target.Name} warm-up: {warmup.Errors} errors, first: {warmup.FirstError}");
         }
         kube.ResetCounts();
         quay.ResetCounts();
@@ -217,13 +219,13 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         {
             foreach (var (target, requests) in new[] { (floor, floorRequests), (webhook, warmRequests) })
             {
-                Progress($"warm: {target.Name}, {connections} connections, saturation for {settings.SaturationMeasure.TotalSeconds:0} s");
+                Progress($"{results.Name} warm: {target.Name}, {connections} connections, saturation for {settings.SaturationMeasure.TotalSeconds:0} s");
                 var saturation = await LoadGenerator.SaturateAsync(target, requests, connections, settings.SaturationWarmup, settings.SaturationMeasure, ct);
-                Expect(saturation.Errors == 0, $"{target.Name} saturation with {connections} connections: {saturation.Errors} errors, first: {saturation.FirstError}");
+                Expect(saturation.Errors == 0, $"{results.Name} {target.Name} saturation with {connections} connections: {saturation.Errors} errors, first: {saturation.FirstError}");
 
-                Progress($"warm: {target.Name}, {connections} connections, {settings.Rate} req/s for {settings.RateMeasure.TotalSeconds:0} s");
+                Progress($"{results.Name} warm: {target.Name}, {connections} connections, {settings.Rate} req/s for {settings.RateMeasure.TotalSeconds:0} s");
                 var rate = await LoadGenerator.FixedRateAsync(target, requests, connections, settings.Rate, settings.RateWarmup, settings.RateMeasure, ct);
-                Expect(rate.Errors == 0, $"{target.Name} at {settings.Rate} req/s with {connections} connections: {rate.Errors} errors, first: {rate.FirstError}");
+                Expect(rate.Errors == 0, $"{results.Name} {target.Name} at {settings.Rate} req/s with {connections} connections: {rate.Errors} errors, first: {rate.FirstError}");
                 results.Warm.Add(new WarmResult(target.Name, connections, saturation, rate));
             }
         }
@@ -233,7 +235,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         results.WarmApiCalls = kube.Requests.Count(r => !IsBackground(r.Operation));
         results.WarmExchanges = quay.ExchangeCount;
         Expect(results.WarmApiCalls == 0 && results.WarmExchanges == 0,
-            $"the warm runs made {results.WarmApiCalls} Kubernetes API calls and {results.WarmExchanges} exchanges, expected none");
+            $"{results.Name}: the warm runs made {results.WarmApiCalls} Kubernetes API calls and {results.WarmExchanges} exchanges, expected none");
     }
 
     /// <summary>Calls the webhook makes on its own schedule, not because of a review (and Quay's key discovery).</summary>
@@ -241,7 +243,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         operation.StartsWith("leases.", StringComparison.Ordinal) || operation.StartsWith("events.", StringComparison.Ordinal)
         || operation is "secrets.list" or "pods.list" or "jwks" or "discovery";
 
-    private async Task ColdPathAsync(BenchResults results, FakeKubernetesApi kube, FakeQuay quay, Target webhook, CancellationToken ct)
+    private async Task ColdPathAsync(BuildResults results, FakeKubernetesApi kube, FakeQuay quay, Target webhook, CancellationToken ct)
     {
         var accounts = ColdServiceAccounts();
         // Interleaved, so every key is asked for again and again while its first exchange is in flight.
@@ -250,39 +252,52 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
             .ToList();
         kube.ResetCounts();
         quay.ResetCounts();
-        Progress($"cold: {settings.ColdAdmissions} admissions at once over {settings.ColdKeys} keys, {settings.ColdConnections} connections");
+        Progress($"{results.Name} cold: {settings.ColdAdmissions} admissions at once over {settings.ColdKeys} keys, {settings.ColdConnections} connections");
         var burst = await LoadGenerator.DrainAsync(webhook, requests, settings.ColdConnections, TimeSpan.FromSeconds(60), ct);
         results.Cold = new ColdResult(burst, accounts.Count, quay.ExchangeCount, kube.Count("tokenrequest"), kube.Count("secrets.create"), kube.Count("secrets.get"));
-        Expect(burst.Errors == 0, $"cold burst: {burst.Errors} errors, first: {burst.FirstError}");
-        Expect(results.Cold.Exchanges == settings.ColdKeys, $"cold burst made {results.Cold.Exchanges} exchanges, expected {settings.ColdKeys} (one per key)");
+        Expect(burst.Errors == 0, $"{results.Name} cold burst: {burst.Errors} errors, first: {burst.FirstError}");
+        Expect(results.Cold.Exchanges == settings.ColdKeys, $"{results.Name} cold burst made {results.Cold.Exchanges} exchanges, expected {settings.ColdKeys} (one per key)");
     }
 
-    private async Task ManyKeysAsync(BenchResults results, FakeKubernetesApi kube, FakeQuay quay, ChildProcess webhookProcess, Target webhook, CancellationToken ct)
+    private async Task ManyKeysAsync(BuildResults results, FakeKubernetesApi kube, FakeQuay quay, ChildProcess webhookProcess, Target webhook, CancellationToken ct)
     {
         var requests = ManyServiceAccounts()
             .Select(account => BenchRequest.Review(BenchPods.Pod(ManyNamespace, account, Robot), webhook.Endpoint.Port))
             .ToList();
         kube.ResetCounts();
         quay.ResetCounts();
-        Progress($"keys: {settings.ManyKeys} distinct ServiceAccounts, {settings.ManyKeysConnections} connections");
+        Progress($"{results.Name} keys: {settings.ManyKeys} distinct ServiceAccounts, {settings.ManyKeysConnections} connections");
         var run = await LoadGenerator.DrainAsync(webhook, requests, settings.ManyKeysConnections, TimeSpan.FromSeconds(150), ct);
         var (resident, peak) = webhookProcess.Memory();
         results.ManyKeys = new ManyKeysResult(run, quay.ExchangeCount, resident, peak);
-        Expect(run.Errors == 0, $"{settings.ManyKeys} keys: {run.Errors} errors, first: {run.FirstError}");
-        Expect(results.ManyKeys.Exchanges == settings.ManyKeys, $"{settings.ManyKeys} keys made {results.ManyKeys.Exchanges} exchanges");
+        Expect(run.Errors == 0, $"{results.Name} {settings.ManyKeys} keys: {run.Errors} errors, first: {run.FirstError}");
+        Expect(results.ManyKeys.Exchanges == settings.ManyKeys, $"{results.Name} {settings.ManyKeys} keys made {results.ManyKeys.Exchanges} exchanges");
     }
 
-    private async Task AllocationsAsync(
-        BenchResults results, Dictionary<string, string> webhookEnvironment, string webhookDirectory, ChildProcess floor, Target floorTarget,
-        IReadOnlyList<BenchRequest> floorRequests, RemoteCertificateValidationCallback validate, string warmPod, CancellationToken ct)
+    /// <summary>
+    /// Bytes allocated per warm request, webhook and floor, each alone: the webhook hosted in this
+    /// program (`host` mode), since the separate process exposes no allocation counter.
+    /// </summary>
+    private async Task AllocationsAsync(BenchResults results, Build build, CancellationToken ct)
     {
-        Progress($"allocations: {settings.AllocationRequests} warm requests, webhook hosted in-process, then the floor");
-        await using var host = await ChildProcess.StartAsync(BenchDll, ["host"], webhookDirectory, webhookEnvironment,
-            Path.Combine(outputDirectory, "webhook-host.log"), pidFile, ct);
-        var hostTarget = new Target("webhook (in-process host)", host, validate);
-        var hostRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, host.HttpsPort)).ToList();
-        results.WebhookAllocation = await AllocationPerRequestAsync(host, hostTarget, hostRequests, ct);
-        results.FloorAllocation = await AllocationPerRequestAsync(floor, floorTarget, floorRequests, ct);
+        Progress($"allocations: {settings.AllocationRequests} warm requests, webhook hosted in-process, then the floor ({build.Name})");
+        var work = Directory.CreateDirectory(Path.Combine(outputDirectory, "work-allocations")).FullName;
+        await using var kube = await FakeKubernetesApi.StartAsync(TimeProvider.System, ct);
+        await using var quay = await FakeQuay.StartAsync(TimeProvider.System, ct: ct);
+        var certificates = DevCertificates.Write(work);
+        var validate = TrustOnly(certificates.Ca);
+        Trust(quay, kube, WarmNamespace, ["default"]);
+        var warmPod = BenchPods.Pod(WarmNamespace, "default", Robot);
+
+        await using (var host = await ChildProcess.StartAsync(BenchDll, ["host"], Path.GetDirectoryName(build.Webhook)!, WebhookEnvironment(kube, quay, certificates, work, extraEnvironment),
+            Path.Combine(outputDirectory, "webhook-host.log"), pidFile, ct))
+        {
+            var hostRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, host.HttpsPort)).ToList();
+            results.WebhookAllocation = await AllocationPerRequestAsync(host, new Target("webhook (in-process host)", host, validate), hostRequests, ct);
+        }
+        await using var floor = await StartFloorAsync(build, certificates, "floor-allocations", ct);
+        var floorRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, floor.HttpsPort)).ToList();
+        results.FloorAllocation = await AllocationPerRequestAsync(floor, new Target("floor", floor, validate), floorRequests, ct);
     }
 
     /// <summary>GC.GetTotalAllocatedBytes of the server, read with the connections open and idle, before and after the counted requests.</summary>
@@ -309,8 +324,21 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         return new AllocationResult(run.Completed, after - before, idleBytes);
     }
 
-    private async Task<ChildProcess> StartWebhookAsync(Dictionary<string, string> environment, string directory, string name, CancellationToken ct) =>
-        await ChildProcess.StartAsync(webhookDll, [], directory, environment, Path.Combine(outputDirectory, name + ".log"), pidFile, ct);
+    private async Task<ChildProcess> StartWebhookAsync(Build build, Dictionary<string, string> environment, string name, CancellationToken ct) =>
+        await ChildProcess.StartAsync(build.Webhook, [], Path.GetDirectoryName(build.Webhook)!, environment, Path.Combine(outputDirectory, name + ".log"), pidFile, ct);
+
+    /// <summary>The floor, with the webhook's runtime settings from the extra environment too, so a GC experiment applies to both.</summary>
+    private async Task<ChildProcess> StartFloorAsync(Build build, DevCertificates certificates, string name, CancellationToken ct)
+    {
+        var environment = new Dictionary<string, string>(extraEnvironment.Where(e => e.Key.StartsWith("DOTNET_", StringComparison.Ordinal)))
+        {
+            ["FLOOR_CERT"] = certificates.CertFile,
+            ["FLOOR_KEY"] = certificates.KeyFile,
+            ["FLOOR_HTTPS_PORT"] = "{https}",
+            ["FLOOR_HEALTH_PORT"] = "{health}",
+        };
+        return await ChildProcess.StartAsync(build.Floor, [], Path.GetDirectoryName(build.Floor)!, environment, Path.Combine(outputDirectory, name + ".log"), pidFile, ct);
+    }
 
     private List<string> ColdServiceAccounts() => [.. Enumerable.Range(0, settings.ColdKeys).Select(i => $"cold-{i:00}")];
 
@@ -338,12 +366,14 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
         return chain.Build(leaf);
     };
 
-    /// <summary>The GC the webhook runs with: its runtimeconfig.json, unless the extra environment overrides it.</summary>
-    internal static string GcMode(string dll, IReadOnlyDictionary<string, string> environment)
+    /// <summary>The GC the webhook runs with: its runtimeconfig.json (JIT) or its project file (native), unless the extra environment overrides it.</summary>
+    internal static string GcMode(string app, IReadOnlyDictionary<string, string> environment)
     {
         if (environment.TryGetValue("DOTNET_gcServer", out var overridden))
             return overridden == "1" ? "server GC (DOTNET_gcServer=1)" : "workstation GC (DOTNET_gcServer=0)";
-        var config = Path.ChangeExtension(dll, ".runtimeconfig.json");
+        var config = Path.ChangeExtension(app, ".runtimeconfig.json");
+        if (!app.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            return "the GC settings compiled in (src/QuayAdmission/QuayAdmission.csproj)";
         if (!File.Exists(config))
             return "GC mode unknown";
         using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(config));
@@ -382,8 +412,17 @@ internal sealed record AllocationResult(int Requests, long Bytes, long IdleBytes
 internal sealed class BenchResults
 {
     public required BenchSettings Settings { get; init; }
-    public IReadOnlyDictionary<string, string> ExtraEnvironment { get; set; } = new Dictionary<string, string>();
-    public string WebhookGc { get; set; } = "";
+    public IReadOnlyDictionary<string, string> ExtraEnvironment { get; init; } = new Dictionary<string, string>();
+    public List<BuildResults> Builds { get; } = [];
+    public AllocationResult? WebhookAllocation { get; set; }
+    public AllocationResult? FloorAllocation { get; set; }
+}
+
+/// <summary>What one build (JIT or native) measured against its own floor.</summary>
+internal sealed class BuildResults
+{
+    public required string Name { get; init; }
+    public string WebhookGc { get; init; } = "";
     public List<TimeSpan> Startups { get; set; } = [];
     public QueueResult? StartupBurst { get; set; }
     public int StartupBurstExchanges { get; set; }
@@ -396,6 +435,4 @@ internal sealed class BenchResults
     public long PeakRssAfterRuns { get; set; }
     public long FloorPeakRss { get; set; }
     public ManyKeysResult? ManyKeys { get; set; }
-    public AllocationResult? WebhookAllocation { get; set; }
-    public AllocationResult? FloorAllocation { get; set; }
 }

@@ -43,18 +43,20 @@ internal sealed class ChildProcess : IAsyncDisposable
     public TimeSpan StartupTime { get; private set; }
 
     /// <summary>
-    /// Runs <c>dotnet <paramref name="dll"/> <paramref name="arguments"/></c> in <paramref name="workingDirectory"/>,
-    /// then waits for <c>GET /readyz</c> on the health port. <paramref name="environment"/> may use the
-    /// placeholders {https} and {health}, replaced by the free ports chosen here.
+    /// Runs <c>dotnet <paramref name="app"/> <paramref name="arguments"/></c> (or the native executable
+    /// <paramref name="app"/> itself) in <paramref name="workingDirectory"/>, then waits for
+    /// <c>GET /readyz</c> on the health port. <paramref name="environment"/> may use the placeholders
+    /// {https} and {health}, replaced by the free ports chosen here.
     /// </summary>
     public static async Task<ChildProcess> StartAsync(
-        string dll, IReadOnlyList<string> arguments, string workingDirectory, IDictionary<string, string> environment,
+        string app, IReadOnlyList<string> arguments, string workingDirectory, IDictionary<string, string> environment,
         string logFile, string pidFile, CancellationToken ct)
     {
         var httpsPort = FreePort();
         var healthPort = FreePort();
-        // exec keeps the pid: the shell only redirects output, then becomes dotnet.
-        var start = new ProcessStartInfo("/bin/sh", ["-c", "exec \"$@\" >>\"$BENCH_LOG\" 2>&1", "sh", "dotnet", dll, .. arguments])
+        string[] command = app.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? ["dotnet", app, .. arguments] : [app, .. arguments];
+        // exec keeps the pid: the shell only redirects output, then becomes the server.
+        var start = new ProcessStartInfo("/bin/sh", ["-c", "exec \"$@\" >>\"$BENCH_LOG\" 2>&1", "sh", .. command])
         {
             WorkingDirectory = workingDirectory,
             UseShellExecute = false,
@@ -64,8 +66,8 @@ internal sealed class ChildProcess : IAsyncDisposable
         start.Environment["BENCH_LOG"] = logFile;
 
         var clock = Stopwatch.StartNew();
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
-        await File.AppendAllTextAsync(pidFile, $"{process.Id} {dll}\n", ct);
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {app}");
+        await File.AppendAllTextAsync(pidFile, $"{process.Id} {app}\n", ct);
         var child = new ChildProcess(process, logFile, httpsPort, healthPort);
         try
         {

@@ -5,21 +5,23 @@ namespace QuayAdmission.LoadBench;
 
 /// <summary>
 /// <c>run</c>: the benchmark (bench/run.sh passes the options); <c>scale</c>: the refresher scale
-/// scenario, whose section <c>run</c> includes; <c>floor</c>: the bare Kestrel floor;
-/// <c>host</c>: the webhook hosted in this process, for the allocation count. The last two are
-/// started by <c>run</c> as child processes.
+/// scenario, whose section <c>run</c> includes; <c>soak</c>: a profiling aid; <c>host</c>: the webhook
+/// hosted in this process, for the allocation count, started by <c>run</c> as a child process. The
+/// floor is its own program, bench/QuayAdmission.Floor.
 /// </summary>
 internal static class Entry
 {
     private const string Usage = """
-        usage: QuayAdmission.LoadBench run --webhook <QuayAdmission.dll> --out <dir> --doc <benchmarks.md>
+        usage: QuayAdmission.LoadBench run --out <dir> --doc <benchmarks.md>
+                 [--webhook <QuayAdmission.dll> --floor <QuayAdmission.Floor.dll>]          (the JIT build)
+                 [--native-webhook <QuayAdmission> --native-floor <QuayAdmission.Floor>]    (the Native AOT build)
                  [--micro <report.md>] [--scale <section.md>] [--notes <notes.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
-                 [--webhook-env NAME=VALUE]...   (extra environment for the webhook, e.g. to try a GC setting)
+                 [--webhook-env NAME=VALUE]...   (extra environment for the webhook, e.g. to try a GC setting;
+                                                  DOTNET_ ones go to the floor too)
+               QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll or QuayAdmission> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
+                 (the webhook alone at saturation, its pid printed first, for dotnet-trace, dotnet-counters or perf)
                QuayAdmission.LoadBench scale --webhook <QuayAdmission.dll> --out <dir> --section <section.md> [--quick] [--webhook-env NAME=VALUE]...
                  (the refresher at scale; writes the section `run --scale` includes)
-               QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
-                 (the webhook alone at saturation, its pid printed first, for dotnet-trace or dotnet-counters)
-               QuayAdmission.LoadBench floor   (FLOOR_CERT, FLOOR_KEY, FLOOR_HTTPS_PORT, FLOOR_HEALTH_PORT)
                QuayAdmission.LoadBench host    (configured as the webhook)
         """;
 
@@ -27,9 +29,6 @@ internal static class Entry
     {
         switch (args.FirstOrDefault())
         {
-            case "floor":
-                await FloorServer.RunAsync();
-                return 0;
             case "host":
                 await InProcessWebhook.RunAsync();
                 return 0;
@@ -47,15 +46,27 @@ internal static class Entry
 
     private static async Task<int> RunAsync(Dictionary<string, string> options, Dictionary<string, string> extraEnvironment)
     {
-        if (!options.TryGetValue("webhook", out var webhook) || !options.TryGetValue("out", out var output) || !options.TryGetValue("doc", out var doc))
+        if (!options.TryGetValue("out", out var output) || !options.TryGetValue("doc", out var doc))
         {
             await Console.Error.WriteLineAsync(Usage);
             return 2;
         }
-        webhook = Path.GetFullPath(webhook);
-        if (!File.Exists(webhook))
+        var builds = new List<Build>();
+        foreach (var (name, webhookOption, floorOption) in new[] { ("JIT", "webhook", "floor"), ("native", "native-webhook", "native-floor") })
         {
-            await Console.Error.WriteLineAsync($"webhook not built: {webhook}");
+            if (!options.TryGetValue(webhookOption, out var webhook) || !options.TryGetValue(floorOption, out var floor))
+                continue;
+            var missing = new[] { webhook, floor }.FirstOrDefault(path => !File.Exists(path));
+            if (missing is not null)
+            {
+                await Console.Error.WriteLineAsync($"not built: {Path.GetFullPath(missing)}");
+                return 2;
+            }
+            builds.Add(new Build(name, Path.GetFullPath(webhook), Path.GetFullPath(floor)));
+        }
+        if (builds.Count == 0)
+        {
+            await Console.Error.WriteLineAsync(Usage);
             return 2;
         }
 
@@ -67,7 +78,7 @@ internal static class Entry
         var clock = Stopwatch.StartNew();
         var loadAtStart = Report.LoadAverage();
         var settings = options.ContainsKey("quick") ? BenchSettings.Quick : new BenchSettings();
-        var run = new BenchRun(settings, webhook, Path.GetFullPath(output), extraEnvironment);
+        var run = new BenchRun(settings, builds, Path.GetFullPath(output), extraEnvironment);
         BenchResults results;
         try
         {
@@ -164,7 +175,7 @@ internal static class Entry
         using var stop = new CancellationTokenSource();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
-        var run = new BenchRun(new BenchSettings(), Path.GetFullPath(webhook), Path.GetFullPath(output), extraEnvironment);
+        var run = new BenchRun(new BenchSettings(), [new Build("soak", Path.GetFullPath(webhook), "")], Path.GetFullPath(output), extraEnvironment);
         try
         {
             await run.SoakAsync(TimeSpan.FromSeconds(seconds), connections, stop.Token);

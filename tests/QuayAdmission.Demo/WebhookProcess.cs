@@ -4,7 +4,10 @@ using System.Net.Sockets;
 
 namespace QuayAdmission.Demo;
 
-/// <summary>The real webhook as a child process on loopback ports, configured through its environment.</summary>
+/// <summary>
+/// The real webhook as a child process on loopback ports, configured through its environment: the JIT
+/// build (<c>dotnet QuayAdmission.dll</c>) or the native executable that <c>make publish-native</c> makes.
+/// </summary>
 public sealed class WebhookProcess : IAsyncDisposable
 {
     private readonly Process process;
@@ -19,23 +22,26 @@ public sealed class WebhookProcess : IAsyncDisposable
     public int HttpsPort { get; }
     public int HealthPort { get; }
 
-    public static async Task<WebhookProcess> StartAsync(string dll, IDictionary<string, string> environment, Action<string> output)
+    /// <summary>Whether the process has ended, and with which code.</summary>
+    public int? ExitCode => process.HasExited ? process.ExitCode : null;
+
+    /// <param name="app">QuayAdmission.dll (run with dotnet) or the native QuayAdmission executable.</param>
+    public static async Task<WebhookProcess> StartAsync(string app, IDictionary<string, string> environment, Action<string> output)
     {
         var httpsPort = FreePort();
         var healthPort = FreePort();
-        var start = new ProcessStartInfo("dotnet", [dll])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-        };
+        var start = app.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? new ProcessStartInfo("dotnet", [app]) : new ProcessStartInfo(app);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        // appsettings.json sits beside the app, as in the image's /app.
+        start.WorkingDirectory = Path.GetDirectoryName(app)!;
         foreach (var (key, value) in environment)
             start.Environment[key] = value;
         start.Environment["QuayAdmission__Server__BindAddress"] = "127.0.0.1";
         start.Environment["QuayAdmission__Server__HttpsPort"] = httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["QuayAdmission__Server__HealthPort"] = healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {app}");
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output(e.Data); };
         process.BeginOutputReadLine();
@@ -75,23 +81,31 @@ public sealed class WebhookProcess : IAsyncDisposable
         return process.PeakWorkingSet64;
     }
 
-    /// <summary>SIGTERM, as kubelet sends it, then wait for the graceful shutdown.</summary>
+    /// <summary>SIGTERM, as kubelet sends it, then waits for the graceful shutdown; killed if it does not come within <paramref name="within"/>.</summary>
+    /// <returns>The exit code, or null when the process had to be killed.</returns>
+    public async Task<int?> TerminateAsync(TimeSpan within)
+    {
+        if (process.HasExited)
+            return process.ExitCode;
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill!.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+            return process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            return null;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
-        if (!process.HasExited)
-        {
-            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-                await kill.WaitForExitAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
+        await TerminateAsync(TimeSpan.FromSeconds(30));
         process.Dispose();
     }
 

@@ -20,9 +20,9 @@ public static class AdmissionEndpoint
     // kube-apiserver sends a UUID; anything far longer is not from it, and would be echoed and logged.
     private const int MaxUidLength = 128;
 
-    private static readonly (AdmissionReview?, int, string) TooLarge = (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
+    private static readonly (AdmissionReviewDocument?, int, string) TooLarge = (null, StatusCodes.Status413PayloadTooLarge, $"body larger than {MaxBodyBytes} bytes");
 
-    private static readonly (AdmissionReview?, int, string) Busy =
+    private static readonly (AdmissionReviewDocument?, int, string) Busy =
         (null, StatusCodes.Status503ServiceUnavailable, "too many review bodies are being read at once; retry");
 
     public static IEndpointRouteBuilder MapAdmission(this IEndpointRouteBuilder app)
@@ -47,10 +47,11 @@ public static class AdmissionEndpoint
             return;
         }
 
-        // Held until the answer is written: the decoded review keeps a copy of the Pod while it is decided.
+        // Held until the answer is written: the decoded review keeps the Pod (in pooled memory) while it is decided.
         using var body = budget.Open();
-        var (review, status, reason) = await ReadReviewAsync(context.Request, body, context.RequestAborted);
-        if (review?.Request is not { } request)
+        var (document, status, reason) = await ReadReviewAsync(context.Request, body, context.RequestAborted);
+        using var held = document;
+        if (document?.Review?.Request is not { } request)
         {
             AdmissionLog.BadReview(logger, status, reason);
             context.Response.StatusCode = status;
@@ -86,15 +87,15 @@ public static class AdmissionEndpoint
         await JsonSerializer.SerializeAsync(context.Response.Body, answer, AdmissionJsonContext.Default.AdmissionReview, context.RequestAborted);
     }
 
-    /// <summary>Decodes and checks the envelope; on failure, the status code and a one-line reason.</summary>
-    internal static async Task<(AdmissionReview? Review, int Status, string Reason)> ReadReviewAsync(HttpRequest http, BodyBudget.Lease budget, CancellationToken ct)
+    /// <summary>Decodes and checks the envelope; on failure, the status code and a one-line reason. The caller disposes the review.</summary>
+    internal static async Task<(AdmissionReviewDocument? Review, int Status, string Reason)> ReadReviewAsync(HttpRequest http, BodyBudget.Lease budget, CancellationToken ct)
     {
         if (!MediaTypeHeaderValue.TryParse(http.ContentType, out var type) || !type.MediaType.Equals(MediaTypeNames.Application.Json, StringComparison.OrdinalIgnoreCase))
             return (null, StatusCodes.Status415UnsupportedMediaType, "content type must be application/json");
         if (http.ContentLength > MaxBodyBytes)
             return TooLarge;
 
-        // Decoded straight from the request's pipe buffers: no copy of the body, whatever its size.
+        // Read whole from the request's pipe, then parsed once (AdmissionReviewDocument).
         var body = http.BodyReader;
         ReadResult read;
         try
@@ -132,25 +133,22 @@ public static class AdmissionEndpoint
         }
     }
 
-    private static (AdmissionReview? Review, int Status, string Reason) Decode(ReadOnlySequence<byte> body)
+    private static (AdmissionReviewDocument? Review, int Status, string Reason) Decode(ReadOnlySequence<byte> body)
     {
         if (body.IsEmpty)
             return (null, StatusCodes.Status400BadRequest, "empty body");
 
-        AdmissionReview? review;
+        AdmissionReviewDocument document;
         try
         {
-            var json = new Utf8JsonReader(body);
-            review = JsonSerializer.Deserialize(ref json, AdmissionJsonContext.Default.AdmissionReview);
-            if (json.Read())
-                return (null, StatusCodes.Status400BadRequest, "body is not an AdmissionReview: data after the JSON value");
+            document = AdmissionReviewDocument.Parse(body);
         }
         catch (JsonException e)
         {
             return (null, StatusCodes.Status400BadRequest, $"body is not an AdmissionReview: {OneLine(e.Message)}");
         }
 
-        var reason = review switch
+        var reason = document.Review switch
         {
             null => "body is not an AdmissionReview",
             { ApiVersion: not AdmissionReview.V1 } => $"apiVersion must be {AdmissionReview.V1}",
@@ -160,7 +158,10 @@ public static class AdmissionEndpoint
             { Request.Uid.Length: > MaxUidLength } => $"the request uid is longer than {MaxUidLength} characters",
             _ => null,
         };
-        return reason is null ? (review, StatusCodes.Status200OK, "") : (null, StatusCodes.Status400BadRequest, reason);
+        if (reason is null)
+            return (document, StatusCodes.Status200OK, "");
+        document.Dispose();
+        return (null, StatusCodes.Status400BadRequest, reason);
     }
 
     private static string OneLine(string text)

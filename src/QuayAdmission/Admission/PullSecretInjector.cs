@@ -51,36 +51,42 @@ public sealed class PullSecretInjector(
         }
 
         var dryRun = request.DryRun == true;
-        var (outcome, robots) = await DecideForPodAsync(pod, dryRun, started, ct);
+        var (outcome, robots, fromCache) = await DecideForPodAsync(pod, dryRun, started, ct);
         var elapsed = time.GetElapsedTime(started);
         var outcomeName = Describe(outcome);
-        AdmissionLog.Decided(logger, request.Uid!, pod.Namespace, pod.DisplayName, robots, outcomeName, dryRun, elapsed.TotalMilliseconds);
+        if (fromCache && outcome is not AdmissionOutcome.Denied && outcome.Warnings.Count == 0)
+            AdmissionLog.DecidedFromCache(logger, request.Uid!, pod.Namespace, pod.DisplayName, robots, outcomeName, dryRun, elapsed.TotalMilliseconds);
+        else
+            AdmissionLog.Decided(logger, request.Uid!, pod.Namespace, pod.DisplayName, robots, outcomeName, dryRun, elapsed.TotalMilliseconds);
         metrics.Admission(outcomeName, elapsed);
         return outcome;
     }
 
-    private async Task<(AdmissionOutcome Outcome, string Robots)> DecideForPodAsync(PodFacts pod, bool dryRun, long started, CancellationToken ct)
+    /// <summary>The outcome, the robots for the log line, and whether every token it needed came from memory.</summary>
+    private async Task<(AdmissionOutcome Outcome, string Robots, bool FromCache)> DecideForPodAsync(PodFacts pod, bool dryRun, long started, CancellationToken ct)
     {
         if (pod.IsMirror)
-            return (new AdmissionOutcome.Allowed(), "-");
+            return (new AdmissionOutcome.Allowed(), "-", true);
         var (annotation, origin) = await resolver.AnnotationAsync(pod.Namespace, pod.ServiceAccount, pod.RobotAccounts, pod.Inject, () => Remaining(started), ct);
         if (annotation is null)
-            return (new AdmissionOutcome.Allowed(), "-");
+            return (new AdmissionOutcome.Allowed(), "-", true);
 
         if (!RobotReferenceParser.TryParse(annotation, hosts, out var references, out var error))
-            return (Refuse(origin, error!), "-");
+            return (Refuse(origin, error!), "-", true);
         if (policy.Check(pod.Namespace, references) is { } forbidden)
-            return (Refuse(origin, forbidden), "-");
+            return (Refuse(origin, forbidden), "-", true);
 
         var keys = references.Select(r => new PullSecretKey(pod.Namespace, pod.ServiceAccount, r.RegistryHost, r.Robot)).ToList();
         var robots = string.Join(",", references.Select(r => r.Robot));
 
         var warnings = new List<string>();
+        var fromCache = true;
         if (!dryRun)
         {
             // Dry run must leave no trace: no TokenRequest, no exchange, no write. The name is deterministic, so the patch is the same.
             var budget = Remaining(started);
             var statuses = await Task.WhenAll(keys.Select(k => provisioner.EnsureAsync(k, budget, ct)));
+            fromCache = statuses.All(s => s is TokenStatus.Ready { FromCache: true });
             foreach (var (key, status) in keys.Zip(statuses))
             {
                 if (status is not TokenStatus.Unavailable failure)
@@ -88,7 +94,7 @@ public sealed class PullSecretInjector(
                 events.Warning("ServiceAccount", key.Namespace, key.ServiceAccount, "QuayTokenUnavailable",
                     $"No Quay token for robot {key.Robot} on {key.RegistryHost}: {failure.Reason}");
                 if (tokens.OnTokenFailure == TokenFailurePolicy.Deny)
-                    return (new AdmissionOutcome.Denied(failure.Refused ? 403 : 503, $"no Quay token for {key.Robot}{NextTry(failure)}: {failure.Reason}"), robots);
+                    return (new AdmissionOutcome.Denied(failure.Refused ? 403 : 503, $"no Quay token for {key.Robot}{NextTry(failure)}: {failure.Reason}"), robots, false);
                 warnings.Add(Warning(key, failure));
             }
         }
@@ -96,7 +102,7 @@ public sealed class PullSecretInjector(
         var operations = ImagePullSecretsPatch.Build(pod.PullSecrets, keys.Select(k => k.SecretName))
             .Concat(InjectedLabelPatch.Build(pod.InjectedLabel))
             .ToList();
-        return (new AdmissionOutcome.Patched(operations, warnings), robots);
+        return (new AdmissionOutcome.Patched(operations, warnings), robots, fromCache);
     }
 
     private static AdmissionOutcome.Denied Refuse(string? origin, ReferenceError error) =>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -27,14 +28,14 @@ public static class QuayAdmissionSetup
     public static WebApplicationBuilder AddQuayAdmission(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        AddValidatedOptions<QuayOptions, QuayOptionsValidator>(services, QuayOptions.Section);
-        AddValidatedOptions<TokenOptions, TokenOptionsValidator>(services, TokenOptions.Section);
-        AddValidatedOptions<TlsOptions, TlsOptionsValidator>(services, TlsOptions.Section);
-        AddValidatedOptions<ServerOptions, ServerOptionsValidator>(services, ServerOptions.Section);
-        AddValidatedOptions<ScopeOptions, ScopeOptionsValidator>(services, ScopeOptions.Section);
-        AddValidatedOptions<RefresherOptions, RefresherOptionsValidator>(services, RefresherOptions.Section);
-        AddValidatedOptions<BackgroundOptions, BackgroundOptionsValidator>(services, BackgroundOptions.Section);
-        AddValidatedOptions<NamespaceOptions, NamespaceOptionsValidator>(services, NamespaceOptions.Section);
+        services.AddOptions<QuayOptions>().BindConfiguration(QuayOptions.Section).ValidateWith<QuayOptions, QuayOptionsValidator>();
+        services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Section).ValidateWith<TokenOptions, TokenOptionsValidator>();
+        services.AddOptions<TlsOptions>().BindConfiguration(TlsOptions.Section).ValidateWith<TlsOptions, TlsOptionsValidator>();
+        services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateWith<ServerOptions, ServerOptionsValidator>();
+        services.AddOptions<ScopeOptions>().BindConfiguration(ScopeOptions.Section).ValidateWith<ScopeOptions, ScopeOptionsValidator>();
+        services.AddOptions<RefresherOptions>().BindConfiguration(RefresherOptions.Section).ValidateWith<RefresherOptions, RefresherOptionsValidator>();
+        services.AddOptions<BackgroundOptions>().BindConfiguration(BackgroundOptions.Section).ValidateWith<BackgroundOptions, BackgroundOptionsValidator>();
+        services.AddOptions<NamespaceOptions>().BindConfiguration(NamespaceOptions.Section).ValidateWith<NamespaceOptions, NamespaceOptionsValidator>();
         services.AddOptions<NamespaceOptions>().Configure<IConfiguration>((options, configuration) =>
             options.OwnNamespace = configuration[NamespaceOptions.PodNamespaceVariable] is { Length: > 0 } own ? own : options.OwnNamespace);
 
@@ -122,12 +123,14 @@ public static class QuayAdmissionSetup
         kestrel.Listen(address, server.HealthPort, listen => listen.Protocols = HttpProtocols.Http1);
     }
 
-    private static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, string section)
+    /// <summary>Validated when the host starts. The binding itself stays at the call site, where the binder's source generator can see the concrete type.</summary>
+    private static void ValidateWith<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] TOptions,
+        [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TValidator>(this OptionsBuilder<TOptions> options)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>
     {
-        services.AddOptions<TOptions>().BindConfiguration(section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
+        options.ValidateOnStart();
+        options.Services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
     }
 
     /// <summary>MemoryCache keeps its own clock; this one follows the TimeProvider, so tests can move it.</summary>

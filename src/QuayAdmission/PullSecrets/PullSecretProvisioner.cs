@@ -39,7 +39,7 @@ public sealed class PullSecretProvisioner(
         var hit = known is { } expiresAt && IsFresh(expiresAt);
         metrics.CacheLookup(hit);
         if (hit)
-            return new TokenStatus.Ready(known!.Value);
+            return new TokenStatus.Ready(known!.Value, FromCache: true);
 
         // A key that just failed is answered from that failure: no TokenRequest, no Quay call.
         if (failures.Current(key) is { } backingOff)

@@ -9,9 +9,10 @@ public abstract record TokenStatus
 
     /// <summary>
     /// The Secret holds a token valid until <paramref name="ExpiresAt"/>. <paramref name="RenewalError"/>:
-    /// a renewal was due and failed, so this is the older token, still valid.
+    /// a renewal was due and failed, so this is the older token, still valid. <paramref name="FromCache"/>:
+    /// answered from memory, without the API or Quay (the routine case admission logs at Debug).
     /// </summary>
-    public sealed record Ready(DateTimeOffset ExpiresAt, string? RenewalError = null) : TokenStatus;
+    public sealed record Ready(DateTimeOffset ExpiresAt, string? RenewalError = null, bool FromCache = false) : TokenStatus;
 
     /// <summary>
     /// No usable token; <paramref name="Reason"/> is safe to show. <paramref name="Refused"/>: Quay or the API said no.

@@ -4,8 +4,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
-using k8s.LeaderElection;
-using k8s.LeaderElection.ResourceLock;
 using k8s.Models;
 using QuayAdmission.Tests.Fakes;
 
@@ -155,18 +153,24 @@ public sealed class FakeKubernetesApiTests : FakeKubernetesApiFixture
     }
 
     [Fact]
-    public async Task LeaseLock_lets_one_holder_win_and_rejects_a_stale_update()
+    public async Task Leases_let_one_holder_win_and_reject_a_stale_update()
     {
-        var first = new LeaseLock(Client, "quay-admission", "refresher", "pod-1");
-        var second = new LeaseLock(Client, "quay-admission", "refresher", "pod-2");
         var now = Time.GetUtcNow().UtcDateTime;
+        V1Lease Lease(string holder, DateTime renewed, string? resourceVersion = null) => new()
+        {
+            Metadata = new V1ObjectMeta { Name = "refresher", NamespaceProperty = "quay-admission", ResourceVersion = resourceVersion },
+            Spec = new V1LeaseSpec { HolderIdentity = holder, AcquireTime = now, RenewTime = renewed, LeaseDurationSeconds = 15 },
+        };
 
-        Assert.True(await first.CreateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now, LeaseDurationSeconds = 15 }));
-        Assert.False(await second.CreateAsync(new LeaderElectionRecord { HolderIdentity = "pod-2", AcquireTime = now, RenewTime = now, LeaseDurationSeconds = 15 }));
-        Assert.Equal("pod-1", (await second.GetAsync()).HolderIdentity);
+        var created = await Client.CoordinationV1.CreateNamespacedLeaseAsync(Lease("pod-1", now), "quay-admission");
+        var lost = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoordinationV1.CreateNamespacedLeaseAsync(Lease("pod-2", now), "quay-admission"));
+        Assert.Equal(HttpStatusCode.Conflict, lost.Response.StatusCode);
+        Assert.Equal("pod-1", (await Client.CoordinationV1.ReadNamespacedLeaseAsync("refresher", "quay-admission")).Spec.HolderIdentity);
 
-        Assert.True(await first.UpdateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now.AddSeconds(5), LeaseDurationSeconds = 15 }));
-        Assert.False(await second.UpdateAsync(new LeaderElectionRecord { HolderIdentity = "pod-2", AcquireTime = now, RenewTime = now.AddSeconds(5), LeaseDurationSeconds = 15 }));
+        await Client.CoordinationV1.ReplaceNamespacedLeaseAsync(Lease("pod-1", now.AddSeconds(5), created.Metadata.ResourceVersion), "refresher", "quay-admission");
+        var stale = await Assert.ThrowsAsync<HttpOperationException>(() =>
+            Client.CoordinationV1.ReplaceNamespacedLeaseAsync(Lease("pod-2", now.AddSeconds(5), created.Metadata.ResourceVersion), "refresher", "quay-admission"));
+        Assert.Equal(HttpStatusCode.Conflict, stale.Response.StatusCode);
         Assert.Equal("pod-1", Api.GetLease("quay-admission", "refresher")!.Spec.HolderIdentity);
     }
 

@@ -1,7 +1,5 @@
 using System.Net;
 using k8s;
-using k8s.LeaderElection;
-using k8s.LeaderElection.ResourceLock;
 using k8s.Models;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
@@ -214,11 +212,15 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
     public async Task Leader_election_writes_show_up_on_a_lease_watch()
     {
         await using var watch = await WatchLines.OpenAsync(Api, "/apis/coordination.k8s.io/v1/namespaces/quay-admission/leases?watch=true");
-        var holder = new LeaseLock(Client, "quay-admission", "refresher", "pod-1");
         var now = Time.GetUtcNow().UtcDateTime;
+        V1Lease Lease(DateTime renewed, string? resourceVersion = null) => new()
+        {
+            Metadata = new V1ObjectMeta { Name = "refresher", NamespaceProperty = "quay-admission", ResourceVersion = resourceVersion },
+            Spec = new V1LeaseSpec { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = renewed, LeaseDurationSeconds = 15 },
+        };
 
-        Assert.True(await holder.CreateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now, LeaseDurationSeconds = 15 }));
-        Assert.True(await holder.UpdateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now.AddSeconds(5), LeaseDurationSeconds = 15 }));
+        var created = await Client.CoordinationV1.CreateNamespacedLeaseAsync(Lease(now), "quay-admission");
+        await Client.CoordinationV1.ReplaceNamespacedLeaseAsync(Lease(now.AddSeconds(5), created.Metadata.ResourceVersion), "refresher", "quay-admission");
 
         var events = await watch.NextChangesAsync(2);
         Assert.Equal(["ADDED refresher 2", "MODIFIED refresher 3"], events.Select(e => e.ToString()));
@@ -226,28 +228,30 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
     }
 
     [Fact]
-    public async Task The_clients_own_watcher_reads_the_stream()
+    public async Task The_webhooks_watch_client_reads_the_stream()
     {
-        var seen = new List<(WatchEventType, string)>();
+        // KubernetesClient.Aot has no watcher of its own: the webhook reads watches with WatchClient.
+        var seen = new List<(string, string)>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var reading = Task.Run(async () =>
-        {
-            await foreach (var (type, secret) in Client.CoreV1.WatchListNamespacedSecretAsync("team-a", resourceVersion: "0", cancellationToken: stop.Token))
+        var reading = Task.Run(() => new QuayAdmission.Kubernetes.Watching.WatchClient(Client).ReadAsync(
+            "api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=0",
+            line =>
             {
-                seen.Add((type, secret.Metadata.Name));
-                if (seen.Count == 2)
+                lock (seen)
                 {
-                    return;
+                    seen.Add((line.Type, line.Object.GetProperty("metadata").GetProperty("name").GetString()!));
+                    if (seen.Count == 2)
+                        stop.Cancel();
                 }
-            }
-        });
+            },
+            stop.Token));
         Assert.True(await Eventually.TrueAsync(() => Api.OpenWatchCount("secrets.watch") == 1));
 
         Api.PutSecret(Secret("a", "team-a"));
         Api.DeleteSecret("team-a", "a");
-        await reading.WaitAsync(TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reading.WaitAsync(TimeSpan.FromSeconds(10)));
 
-        Assert.Equal([(WatchEventType.Added, "a"), (WatchEventType.Deleted, "a")], seen);
+        Assert.Equal([("ADDED", "a"), ("DELETED", "a")], seen);
     }
 
 }

@@ -1,3 +1,5 @@
+extern alias KubernetesFull;
+
 using YamlDotNet.RepresentationModel;
 
 namespace QuayAdmission.Tests.Manifests;
@@ -37,7 +39,7 @@ public class CertManagerTests
     [Fact]
     public void The_serving_certificate_names_the_service_and_renews_well_before_expiry()
     {
-        var service = InstalledManifests.One<k8s.Models.V1Service>().Metadata;
+        var service = InstalledManifests.One<KubernetesFull::k8s.Models.V1Service>().Metadata;
         var duration = GoDuration.Parse(Serving.Yaml.At("spec.duration")!);
         var renewBefore = GoDuration.Parse(Serving.Yaml.At("spec.renewBefore")!);
 

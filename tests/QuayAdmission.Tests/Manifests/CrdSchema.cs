@@ -1,6 +1,8 @@
+extern alias KubernetesFull;
+
 using System.Globalization;
-using k8s;
-using k8s.Models;
+using KubernetesFull::k8s;
+using KubernetesFull::k8s.Models;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

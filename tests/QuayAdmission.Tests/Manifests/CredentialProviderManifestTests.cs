@@ -1,5 +1,7 @@
+extern alias KubernetesFull;
+
 using System.Xml.Linq;
-using k8s.Models;
+using KubernetesFull::k8s.Models;
 using QuayAdmission.PullSecrets;
 using YamlDotNet.RepresentationModel;
 

@@ -1,6 +1,8 @@
+extern alias KubernetesFull;
+
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using k8s.Models;
+using KubernetesFull::k8s.Models;
 using Xunit.Abstractions;
 using YamlDotNet.RepresentationModel;
 

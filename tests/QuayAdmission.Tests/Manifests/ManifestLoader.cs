@@ -1,4 +1,6 @@
-using k8s;
+extern alias KubernetesFull;
+
+using KubernetesFull::k8s;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

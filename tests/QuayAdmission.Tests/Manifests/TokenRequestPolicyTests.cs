@@ -1,5 +1,7 @@
+extern alias KubernetesFull;
+
 using System.Text.Json.Nodes;
-using k8s.Models;
+using KubernetesFull::k8s.Models;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
 

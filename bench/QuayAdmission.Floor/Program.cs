@@ -5,12 +5,11 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using QuayAdmission.Admission;
 
-namespace QuayAdmission.LoadBench;
+namespace QuayAdmission.Floor;
 
 /// <summary>
-/// The floor of the stack (`floor` mode): the webhook's Kestrel setup (HTTPS, TLS 1.2/1.3, HTTP/1.1
+/// The floor of the stack: the webhook's Kestrel setup (HTTPS, TLS 1.2/1.3, HTTP/1.1
 /// and 2, the same limits, a minimal-API POST /mutate, the same logging levels) with none of its
 /// work. It parses the review into a small record and answers a canned AdmissionReview of the same
 /// shape and size as the webhook's warm answer, echoing the uid. Whatever the webhook costs beyond
@@ -18,9 +17,14 @@ namespace QuayAdmission.LoadBench;
 /// </summary>
 internal static class FloorServer
 {
+    // As the webhook: its 7 MiB review cap, and Kestrel's backstop at twice that.
+    private const long MaxRequestBodySize = 2L * 7 * 1024 * 1024;
+
+    public const string AllocatedPath = "/bench/allocated";
+
     // The warm answer's patch: one imagePullSecrets add with a Secret name of the contract's length.
     private static readonly byte[] Prefix = Encoding.UTF8.GetBytes(
-        $"{{\"apiVersion\":\"{AdmissionReview.V1}\",\"kind\":\"{AdmissionReview.ReviewKind}\",\"response\":{{\"uid\":\"");
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":\"");
 
     private static readonly byte[] Suffix = Encoding.UTF8.GetBytes(
         "\",\"allowed\":true,\"patchType\":\"JSONPatch\",\"patch\":\""
@@ -28,7 +32,7 @@ internal static class FloorServer
         + "\"}}");
 
     /// <summary>Configured like the webhook, through the environment: FLOOR_CERT, FLOOR_KEY, FLOOR_HTTPS_PORT, FLOOR_HEALTH_PORT.</summary>
-    public static async Task RunAsync()
+    public static async Task Main()
     {
         var certificatePem = await File.ReadAllTextAsync(Required("FLOOR_CERT"));
         var keyPem = await File.ReadAllTextAsync(Required("FLOOR_KEY"));
@@ -50,7 +54,7 @@ internal static class FloorServer
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxConcurrentConnections = 1000;
             kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
-            kestrel.Limits.MaxRequestBodySize = AdmissionEndpoint.MaxBodyBytes + 1;
+            kestrel.Limits.MaxRequestBodySize = MaxRequestBodySize;
             kestrel.Listen(IPAddress.Loopback, httpsPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
@@ -66,7 +70,8 @@ internal static class FloorServer
         var app = builder.Build();
         app.MapPost("/mutate", HandleAsync);
         app.MapGet("/readyz", () => Results.Text("ok\n"));
-        app.MapAllocationCounter();
+        // Bytes allocated so far, all threads: the bench reads it before and after its counted requests.
+        app.MapGet(AllocatedPath, () => Results.Text(GC.GetTotalAllocatedBytes(precise: true).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await app.RunAsync();
     }
 

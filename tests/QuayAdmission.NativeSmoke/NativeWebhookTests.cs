@@ -1,0 +1,173 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using QuayAdmission.Demo;
+using QuayAdmission.Tests.Fakes;
+using QuayAdmission.Tests.Support;
+using Xunit.Abstractions;
+
+namespace QuayAdmission.NativeSmoke;
+
+/// <summary>
+/// The native webhook process, configured as in a pod, against the Kubernetes API and Quay stand-ins:
+/// start and readiness, one review that mints, the metrics scrape, and a SIGTERM while a review is in
+/// flight. Outcomes and counts only; how fast it starts is `make bench`'s business.
+/// </summary>
+public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Robot = "acme+puller";
+    private const string LeaseNamespace = "quay-admission";
+    private const string Identity = "native-smoke";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    private readonly string work = Directory.CreateTempSubdirectory("quay-admission-native-").FullName;
+    private readonly List<string> log = [];
+    private FakeKubernetesApi kube = null!;
+    private FakeQuay quay = null!;
+    private DevCertificates certificates = null!;
+
+    public async Task InitializeAsync()
+    {
+        kube = await FakeKubernetesApi.StartAsync(TimeProvider.System);
+        quay = await FakeQuay.StartAsync(TimeProvider.System);
+        certificates = DevCertificates.Write(work);
+        quay.TrustSubject(Robot, kube.Issuer, "system:serviceaccount:team-a:default");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await quay.DisposeAsync();
+        await kube.DisposeAsync();
+        lock (log)
+            log.ForEach(output.WriteLine);
+        Directory.Delete(work, recursive: true);
+    }
+
+    [NativeFact]
+    public async Task Starts_becomes_ready_and_takes_the_refresher_lease()
+    {
+        await using var webhook = await StartAsync();
+        using var health = HealthClient(webhook);
+
+        Assert.Equal(HttpStatusCode.OK, (await health.GetAsync(new Uri("/healthz", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await health.GetAsync(new Uri("/readyz", UriKind.Relative))).StatusCode);
+        // The background half runs natively too: leader election over the Lease stand-in.
+        Assert.True(await Eventually.TrueAsync(() => kube.GetLease(LeaseNamespace, "quay-admission-refresher")?.Spec?.HolderIdentity == Identity, Deadline),
+            "the refresher never took its Lease");
+        Assert.Equal(0, await webhook.TerminateAsync(Deadline));
+        AssertNoErrorsLogged();
+    }
+
+    [NativeFact]
+    public async Task A_review_mints_a_token_into_the_Secret_and_the_metrics_count_it()
+    {
+        await using var webhook = await StartAsync();
+        using var client = certificates.Client(webhook.HttpsPort);
+        var pod = Pods.Json(name: null, generateName: "web-", robotAccount: Robot);
+
+        var first = await AdmitAsync(client, pod, "uid-first");
+        var again = await AdmitAsync(client, pod, "uid-again");
+
+        var secretName = Assert.Single(kube.Secrets).Metadata.Name;
+        foreach (var (answer, uid) in new[] { (first, "uid-first"), (again, "uid-again") })
+        {
+            Assert.Equal(uid, answer["uid"]!.GetValue<string>());
+            Assert.True(answer["allowed"]!.GetValue<bool>());
+            Assert.Null(answer["warnings"]);
+            var patch = JsonNode.Parse(Convert.FromBase64String(answer["patch"]!.GetValue<string>()))!.ToJsonString();
+            Assert.Contains($"\"name\":\"{secretName}\"", patch, StringComparison.Ordinal);
+        }
+        Assert.Equal(1, quay.ExchangeCount);
+        Assert.Equal(1, kube.Count("tokenrequest"));
+
+        var secret = kube.GetSecret("team-a", secretName)!;
+        Assert.Equal("kubernetes.io/dockerconfigjson", secret.Type);
+        var auth = JsonNode.Parse(secret.Data[".dockerconfigjson"])!["auths"]![quay.Host]!;
+        Assert.Equal(Robot, auth["username"]!.GetValue<string>());
+        Assert.Equal(Assert.Single(quay.Exchanges).IssuedToken, auth["password"]!.GetValue<string>());
+        Assert.NotNull(secret.Metadata.Annotations["quay-admission.io/expires-at"]);
+
+        using var health = HealthClient(webhook);
+        var metrics = PrometheusText.Parse(await health.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
+        Assert.Equal(2, metrics.Value("quay_admission_admissions_total", ("outcome", "patched")));
+        Assert.Equal(1, metrics.Value("quay_admission_token_exchanges_total", ("registry", quay.Host), ("result", "ok")));
+        Assert.Equal(1, metrics.Value("quay_admission_cache_lookups_total", ("result", "miss")));
+        Assert.Equal(1, metrics.Value("quay_admission_cache_lookups_total", ("result", "hit")));
+        Assert.Equal(2, metrics.Value("quay_admission_admission_duration_seconds_count", ("outcome", "patched")));
+
+        Assert.Equal(0, await webhook.TerminateAsync(Deadline));
+        AssertNoErrorsLogged();
+        Assert.DoesNotContain(Lines(), line => line.Contains(auth["password"]!.GetValue<string>(), StringComparison.Ordinal));
+        // As shipped (appsettings.json at Information): the mint has its line, the cache hit is Debug and not shown.
+        Assert.Single(Lines(), line => line.Contains("[1001] Admission uid-first", StringComparison.Ordinal));
+        Assert.DoesNotContain(Lines(), line => line.Contains("Admission uid-again", StringComparison.Ordinal));
+    }
+
+    [NativeFact]
+    public async Task Sigterm_answers_the_review_in_flight_then_exits_cleanly()
+    {
+        // Quay holds the exchange far longer than the test waits, so the review is still open when SIGTERM arrives.
+        quay.Behaviour = QuayBehaviour.Delay(TimeSpan.FromMinutes(2));
+        await using var webhook = await StartAsync(("QuayAdmission__InlineBudget", "00:00:20"));
+        using var client = certificates.Client(webhook.HttpsPort);
+
+        var review = AdmitAsync(client, Pods.Json(name: "web-0", robotAccount: Robot), "uid-in-flight");
+        await quay.WaitForExchangesAsync(1).WaitAsync(Deadline);
+        Assert.False(review.IsCompleted);
+        var exit = webhook.TerminateAsync(Deadline);
+
+        var answer = await review.WaitAsync(Deadline);
+        Assert.Equal("uid-in-flight", answer["uid"]!.GetValue<string>());
+        Assert.True(answer["allowed"]!.GetValue<bool>());
+        // The name is deterministic: it is injected even though the token never came.
+        Assert.NotNull(answer["patch"]);
+        Assert.NotEmpty(answer["warnings"]!.AsArray());
+        Assert.Equal(0, await exit);
+        Assert.Contains(Lines(), line => line.Contains("Application is shutting down", StringComparison.Ordinal));
+    }
+
+    private async Task<WebhookProcess> StartAsync(params (string Name, string Value)[] settings)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
+            ["POD_NAMESPACE"] = LeaseNamespace,
+            ["POD_NAME"] = Identity,
+            ["QuayAdmission__Registries__0__Host"] = quay.Host,
+            ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+            ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
+            ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
+            ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+        };
+        foreach (var (name, value) in settings)
+            environment[name] = value;
+        return await WebhookProcess.StartAsync(NativeFactAttribute.Executable(), environment, line =>
+        {
+            lock (log)
+                log.Add(line);
+        });
+    }
+
+    private static async Task<JsonNode> AdmitAsync(HttpClient client, string pod, string uid)
+    {
+        using var content = new StringContent(Reviews.Create(pod, uid), Encoding.UTF8, "application/json");
+        using var http = await client.PostAsync(new Uri("/mutate", UriKind.Relative), content);
+        var body = await http.Content.ReadAsStringAsync();
+        Assert.True(http.StatusCode == HttpStatusCode.OK, $"{(int)http.StatusCode}: {body}");
+        return JsonNode.Parse(body)!["response"]!;
+    }
+
+    private static HttpClient HealthClient(WebhookProcess webhook) =>
+        new() { BaseAddress = new Uri($"http://127.0.0.1:{webhook.HealthPort}"), Timeout = Deadline };
+
+    private List<string> Lines()
+    {
+        lock (log)
+            return [.. log];
+    }
+
+    /// <summary>What a trimmed-away type or missing metadata looks like at run time: an error logged by some background loop.</summary>
+    private void AssertNoErrorsLogged() =>
+        Assert.DoesNotContain(Lines(), line => line.StartsWith("fail:", StringComparison.Ordinal) || line.StartsWith("crit:", StringComparison.Ordinal));
+}
