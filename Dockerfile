@@ -30,8 +30,9 @@ RUN if [ "$TARGETARCH" != "$BUILDARCH" ]; then \
     fi
 
 # Restore from the project files alone, so this layer is reused until they change.
-# .editorconfig sets analyzer severities, which decide whether the build passes.
-COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+# .editorconfig sets analyzer severities, which decide whether the build passes; Directory.Build.targets
+# the native executable's GC settings.
+COPY global.json Directory.Build.props Directory.Build.targets Directory.Packages.props .editorconfig ./
 COPY src/QuayAdmission/QuayAdmission.csproj src/QuayAdmission/
 COPY src/QuayAdmission.Federation/QuayAdmission.Federation.csproj src/QuayAdmission.Federation/
 RUN dotnet restore src/QuayAdmission/QuayAdmission.csproj -a $TARGETARCH
