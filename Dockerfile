@@ -50,6 +50,8 @@ USER $APP_UID
 # The app opens its own listeners (HTTPS 8443, HTTP 8080); clear the image's default
 # ASPNETCORE_HTTP_PORTS=8080 so Kestrel does not warn that it overrides it.
 ENV ASPNETCORE_HTTP_PORTS=
-# Read-only root filesystem: a native executable writes nothing (no JIT, no diagnostics socket).
+# Read-only root filesystem: the only write is the runtime's diagnostics socket in /tmp (Native AOT
+# keeps it, for dotnet-counters). The Deployment mounts an emptyDir at /tmp; with plain docker use
+# `docker run --read-only --tmpfs /tmp ...` (or set DOTNET_EnableDiagnostics=0).
 EXPOSE 8443 8080
 ENTRYPOINT ["/app/QuayAdmission"]
