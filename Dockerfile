@@ -30,8 +30,9 @@ RUN if [ "$TARGETARCH" != "$BUILDARCH" ]; then \
     fi
 
 # Restore from the project files alone, so this layer is reused until they change.
-# .editorconfig sets analyzer severities, which decide whether the build passes.
-COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+# .editorconfig sets analyzer severities, which decide whether the build passes; Directory.Build.targets
+# the native executable's GC settings.
+COPY global.json Directory.Build.props Directory.Build.targets Directory.Packages.props .editorconfig ./
 COPY src/QuayAdmission/QuayAdmission.csproj src/QuayAdmission/
 COPY src/QuayAdmission.Federation/QuayAdmission.Federation.csproj src/QuayAdmission.Federation/
 RUN dotnet restore src/QuayAdmission/QuayAdmission.csproj -a $TARGETARCH
@@ -49,6 +50,8 @@ USER $APP_UID
 # The app opens its own listeners (HTTPS 8443, HTTP 8080); clear the image's default
 # ASPNETCORE_HTTP_PORTS=8080 so Kestrel does not warn that it overrides it.
 ENV ASPNETCORE_HTTP_PORTS=
-# Read-only root filesystem: a native executable writes nothing (no JIT, no diagnostics socket).
+# Read-only root filesystem: the only write is the runtime's diagnostics socket in /tmp (Native AOT
+# keeps it, for dotnet-counters). The Deployment mounts an emptyDir at /tmp; with plain docker use
+# `docker run --read-only --tmpfs /tmp ...` (or set DOTNET_EnableDiagnostics=0).
 EXPOSE 8443 8080
 ENTRYPOINT ["/app/QuayAdmission"]

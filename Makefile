@@ -10,7 +10,7 @@ RESULTS := artifacts/test-results
 NATIVE := artifacts/native
 ARCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
 PUBLISH_ARGS := $(shell sed -n 's/^ARG PUBLISH_ARGS="\(.*\)"$$/\1/p' Dockerfile)
-SOURCES := $(shell find src global.json Directory.Build.props Directory.Packages.props .editorconfig -type f -not -path '*/bin/*' -not -path '*/obj/*' 2>/dev/null)
+SOURCES := $(shell find src global.json Directory.Build.props Directory.Build.targets Directory.Packages.props .editorconfig -type f -not -path '*/bin/*' -not -path '*/obj/*' 2>/dev/null)
 WEBHOOK_BIN := $(NATIVE)/quay-admission/QuayAdmission
 NATIVE_ENV := QUAY_ADMISSION_NATIVE_BIN=$(abspath $(WEBHOOK_BIN))
 
@@ -54,7 +54,7 @@ $(WEBHOOK_BIN): $(SOURCES) Dockerfile | native-deps
 # The bench's floor, built the way the native webhook is (make bench only).
 publish-floor: $(FLOOR_BIN)
 
-$(FLOOR_BIN): $(wildcard bench/QuayAdmission.Floor/*) Directory.Build.props Directory.Packages.props | native-deps
+$(FLOOR_BIN): $(wildcard bench/QuayAdmission.Floor/*) Directory.Build.props Directory.Build.targets Directory.Packages.props | native-deps
 	@mkdir -p $(NATIVE) && touch $(NATIVE)/.floor-started
 	$(DOTNET) publish bench/QuayAdmission.Floor/QuayAdmission.Floor.csproj -c Release -a $(ARCH) -o $(NATIVE)/floor
 	@touch -r $(NATIVE)/.floor-started $@

@@ -22,13 +22,14 @@ internal static class FloorServer
 
     public const string AllocatedPath = "/bench/allocated";
 
-    // The warm answer's patch: one imagePullSecrets add with a Secret name of the contract's length.
+    // The warm answer's patch: the imagePullSecrets add with a Secret name of the contract's length,
+    // and the injected label.
     private static readonly byte[] Prefix = Encoding.UTF8.GetBytes(
         "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":\"");
 
     private static readonly byte[] Suffix = Encoding.UTF8.GetBytes(
         "\",\"allowed\":true,\"patchType\":\"JSONPatch\",\"patch\":\""
-        + Convert.ToBase64String("""[{"op":"add","path":"/spec/imagePullSecrets","value":[{"name":"quay-acme-puller-0123456789"}]}]"""u8)
+        + Convert.ToBase64String("""[{"op":"add","path":"/spec/imagePullSecrets","value":[{"name":"quay-acme-puller-0123456789"}]},{"op":"add","path":"/metadata/labels/quay-admission.io~1injected","value":"true"}]"""u8)
         + "\"}}");
 
     /// <summary>Configured like the webhook, through the environment: FLOOR_CERT, FLOOR_KEY, FLOOR_HTTPS_PORT, FLOOR_HEALTH_PORT.</summary>

@@ -152,7 +152,8 @@ internal sealed class BenchRun(BenchSettings settings, IReadOnlyList<Build> buil
         var requests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(pod, webhook.HttpsPort)).ToList();
         Progress($"webhook pid {webhook.Id}: warming up, then {connections} connections at saturation for {duration.TotalSeconds:0} s");
         var run = await LoadGenerator.SaturateAsync(target, requests, connections, settings.ServerWarmup, duration, ct);
-        Progress($"{run.RequestsPerSecond:N0} req/s, {run.CpuMicrosecondsPerRequest:N0} µs server CPU per request, p99 {run.Latency.P99:0.00} ms, {run.Errors} errors {run.FirstError}");
+        Progress($"{run.RequestsPerSecond:N0} req/s, {run.CpuMicrosecondsPerRequest:N0} µs server CPU per request, p99 {run.Latency.P99:0.00} ms, " +
+            $"peak RSS {webhook.Memory().Peak / (1024.0 * 1024):0.0} MiB, started in {webhook.StartupTime.TotalMilliseconds:0} ms, {run.Errors} errors {run.FirstError}");
     }
 
     /// <summary>The webhook's configuration, as a pod's environment would carry it, pointed at the stand-ins on loopback.</summary>

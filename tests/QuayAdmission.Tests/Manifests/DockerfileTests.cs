@@ -19,7 +19,7 @@ public sealed class DockerfileTests(ITestOutputHelper output) : IDisposable
 
         Assert.InRange(restore, 0, sources - 1);
         var copiedBeforeRestore = build.Take(restore).Where(i => i.Instruction == "COPY").SelectMany(i => CopySources(i.Arguments));
-        Assert.All(copiedBeforeRestore, file => Assert.Matches(@"(\.csproj|\.props|global\.json|\.editorconfig)$", file));
+        Assert.All(copiedBeforeRestore, file => Assert.Matches(@"(\.csproj|\.props|\.targets|global\.json|\.editorconfig)$", file));
     }
 
     [Fact]
@@ -30,7 +30,7 @@ public sealed class DockerfileTests(ITestOutputHelper output) : IDisposable
         // The build settings travel with the sources: Directory.Build.props turns analyzer
         // warnings into errors and .editorconfig sets their severities.
         Assert.Superset(
-            new HashSet<string> { "global.json", "Directory.Build.props", "Directory.Packages.props", ".editorconfig", "src/QuayAdmission/QuayAdmission.csproj", "src/" },
+            new HashSet<string> { "global.json", "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", ".editorconfig", "src/QuayAdmission/QuayAdmission.csproj", "src/QuayAdmission.Federation/QuayAdmission.Federation.csproj", "src/" },
             copied.ToHashSet());
         Assert.All(copied, path => Assert.True(File.Exists(Path.Combine(RepoPaths.Root, path)) || Directory.Exists(Path.Combine(RepoPaths.Root, path)), path));
     }
