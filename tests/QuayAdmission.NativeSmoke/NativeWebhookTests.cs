@@ -135,6 +135,7 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
             ["POD_NAME"] = Identity,
             ["QuayAdmission__Registries__0__Host"] = quay.Host,
             ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+            ["QuayAdmission__AllowInsecureHttp"] = "true", // the Quay stand-in on loopback speaks http
             ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
             ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
             ["Logging__Console__FormatterName"] = "simple",
