@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # make bench: publishes the native webhook and floor (make publish-native publish-floor: nothing to do
 # when they are up to date, 5 to 15 minutes each when not), builds Release, runs the BenchmarkDotNet
-# micro-benchmarks in short mode, then drives the real webhook and a bare Kestrel floor over HTTPS
-# (bench/QuayAdmission.LoadBench), the JIT build and the native one, each against its own floor;
-# prints the report as markdown and writes it to docs/benchmarks.md. Only 127.0.0.1 is ever contacted.
-#   bench/run.sh            the full run (about 8 minutes on 2 cores once published)
+# micro-benchmarks in short mode, the refresher at scale (the webhook against 10,000 managed Secrets
+# and 100,000 Pods in the API stand-in), then drives the real webhook and a bare Kestrel floor over
+# HTTPS (bench/QuayAdmission.LoadBench), the JIT build and the native one, each against its own
+# floor; prints the report as markdown and writes it to docs/benchmarks.md. Only 127.0.0.1 is ever
+# contacted.
+#   bench/run.sh            the full run (about 12 minutes on 2 cores once published)
 #   bench/run.sh --quick    a short run to check the bench itself; numbers meaningless, docs untouched
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +25,8 @@ started=$(date +%s)
 bench_pid=""
 
 # Stops what this script started: the load generator (which stops its own children on SIGTERM),
-# then any child it recorded in $pids that is still there, checked by its command line so a
-# reused pid is never touched.
+# then any child it or the scale step recorded (in $pids and scale/pids) that is still there,
+# checked by its command line so a reused pid is never touched.
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -33,14 +35,14 @@ cleanup() {
     for _ in $(seq 1 60); do kill -0 "$bench_pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$bench_pid" 2>/dev/null || true
   fi
+  local left=()
   if [ -f "$pids" ]; then
-    local left=()
     while read -r pid dll; do
       if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$dll"; then
         kill -TERM "$pid" 2>/dev/null || true
         left+=("$pid")
       fi
-    done < "$pids"
+    done < <(cat "$pids" "$out/scale/pids" 2>/dev/null)
     for pid in "${left[@]}"; do
       for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
       kill -KILL "$pid" 2>/dev/null || true
@@ -52,7 +54,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 rm -rf "$out"
-mkdir -p "$out" "$(dirname "$doc")"
+mkdir -p "$out" "$out/scale" "$(dirname "$doc")"
 : > "$pids"
 
 echo "[bench] Native AOT publishes (make publish-native publish-floor)" >&2
@@ -79,6 +81,17 @@ micro_report=$(ls "$out"/micro/results/*-report-github.md 2>/dev/null | head -n 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain --untracked-files=no -- . ':!docs/benchmarks.md' 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
 
+echo "[bench] refresher at scale" >&2
+scale_args=()
+[ -n "$quick" ] && scale_args=(--quick)
+timeout --signal=TERM --kill-after=30 420 \
+  dotnet bench/QuayAdmission.LoadBench/bin/Release/net10.0/QuayAdmission.LoadBench.dll scale "${scale_args[@]}" \
+    --webhook src/QuayAdmission/bin/Release/net10.0/QuayAdmission.dll \
+    --out "$out/scale" --section "$out/scale/section.md" >"$out/scale/run.log" 2>&1 &
+bench_pid=$!
+wait "$bench_pid" || { tail -n 40 "$out/scale/run.log" >&2; echo "[bench] the refresher scale scenario failed" >&2; exit 1; }
+bench_pid=""
+
 echo "[bench] load runs" >&2
 timeout --signal=TERM --kill-after=30 600 \
   dotnet bench/QuayAdmission.LoadBench/bin/Release/net10.0/QuayAdmission.LoadBench.dll run $quick \
@@ -86,7 +99,7 @@ timeout --signal=TERM --kill-after=30 600 \
     --floor bench/QuayAdmission.Floor/bin/Release/net10.0/QuayAdmission.Floor.dll \
     --native-webhook artifacts/native/quay-admission/QuayAdmission \
     --native-floor artifacts/native/floor/QuayAdmission.Floor \
-    --out "$out" --doc "$doc" --micro "$micro_report" --notes bench/notes.md \
+    --out "$out" --doc "$doc" --micro "$micro_report" --scale "$out/scale/section.md" --notes bench/notes.md \
     --command "make bench" --sdk "$(dotnet --version)" --commit "$commit" \
     --elapsed-before "$(( $(date +%s) - started ))" &
 bench_pid=$!

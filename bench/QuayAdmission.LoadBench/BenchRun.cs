@@ -92,7 +92,7 @@ internal sealed class BenchRun(BenchSettings settings, IReadOnlyList<Build> buil
         Trust(quay, kube, WarmNamespace, ["default"]);
         Trust(quay, kube, ColdNamespace, ColdServiceAccounts());
         Trust(quay, kube, ManyNamespace, ManyServiceAccounts());
-        var webhookEnvironment = WebhookEnvironment(kube, quay, certificates, work);
+        var webhookEnvironment = WebhookEnvironment(kube, quay, certificates, work, extraEnvironment);
 
         // Startup: all but the last instance stop at once; the last one serves every scenario.
         Progress($"{build.Name} startup: {settings.StartupRuns} starts of the webhook process");
@@ -146,7 +146,7 @@ internal sealed class BenchRun(BenchSettings settings, IReadOnlyList<Build> buil
         await using var quay = await FakeQuay.StartAsync(TimeProvider.System, ct: ct);
         var certificates = DevCertificates.Write(work);
         Trust(quay, kube, WarmNamespace, ["default"]);
-        await using var webhook = await StartWebhookAsync(builds[0], WebhookEnvironment(kube, quay, certificates, work), "webhook-soak", ct);
+        await using var webhook = await StartWebhookAsync(builds[0], WebhookEnvironment(kube, quay, certificates, work, extraEnvironment), "webhook-soak", ct);
         var target = new Target("webhook", webhook, TrustOnly(certificates.Ca));
         var pod = BenchPods.Pod(WarmNamespace, "default", Robot);
         var requests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(pod, webhook.HttpsPort)).ToList();
@@ -156,7 +156,9 @@ internal sealed class BenchRun(BenchSettings settings, IReadOnlyList<Build> buil
             $"peak RSS {webhook.Memory().Peak / (1024.0 * 1024):0.0} MiB, started in {webhook.StartupTime.TotalMilliseconds:0} ms, {run.Errors} errors {run.FirstError}");
     }
 
-    private Dictionary<string, string> WebhookEnvironment(FakeKubernetesApi kube, FakeQuay quay, DevCertificates certificates, string work)
+    /// <summary>The webhook's configuration, as a pod's environment would carry it, pointed at the stand-ins on loopback.</summary>
+    internal static Dictionary<string, string> WebhookEnvironment(
+        FakeKubernetesApi kube, FakeQuay quay, DevCertificates certificates, string work, IReadOnlyDictionary<string, string> extraEnvironment)
     {
         var environment = new Dictionary<string, string>
         {
@@ -288,7 +290,7 @@ internal sealed class BenchRun(BenchSettings settings, IReadOnlyList<Build> buil
         Trust(quay, kube, WarmNamespace, ["default"]);
         var warmPod = BenchPods.Pod(WarmNamespace, "default", Robot);
 
-        await using (var host = await ChildProcess.StartAsync(BenchDll, ["host"], Path.GetDirectoryName(build.Webhook)!, WebhookEnvironment(kube, quay, certificates, work),
+        await using (var host = await ChildProcess.StartAsync(BenchDll, ["host"], Path.GetDirectoryName(build.Webhook)!, WebhookEnvironment(kube, quay, certificates, work, extraEnvironment),
             Path.Combine(outputDirectory, "webhook-host.log"), pidFile, ct))
         {
             var hostRequests = Enumerable.Range(0, 256).Select(_ => BenchRequest.Review(warmPod, host.HttpsPort)).ToList();
@@ -366,7 +368,7 @@ internal sealed class BenchRun(BenchSettings settings, IReadOnlyList<Build> buil
     };
 
     /// <summary>The GC the webhook runs with: its runtimeconfig.json (JIT) or its project file (native), unless the extra environment overrides it.</summary>
-    private static string GcMode(string app, IReadOnlyDictionary<string, string> environment)
+    internal static string GcMode(string app, IReadOnlyDictionary<string, string> environment)
     {
         if (environment.TryGetValue("DOTNET_gcServer", out var overridden))
             return overridden == "1" ? "server GC (DOTNET_gcServer=1)" : "workstation GC (DOTNET_gcServer=0)";

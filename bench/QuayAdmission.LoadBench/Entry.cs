@@ -4,9 +4,10 @@ using System.Runtime.InteropServices;
 namespace QuayAdmission.LoadBench;
 
 /// <summary>
-/// <c>run</c>: the benchmark (bench/run.sh passes the options); <c>soak</c>: a profiling aid;
-/// <c>host</c>: the webhook hosted in this process, for the allocation count, started by <c>run</c>
-/// as a child process. The floor is its own program, bench/QuayAdmission.Floor.
+/// <c>run</c>: the benchmark (bench/run.sh passes the options); <c>scale</c>: the refresher scale
+/// scenario, whose section <c>run</c> includes; <c>soak</c>: a profiling aid; <c>host</c>: the
+/// webhook hosted in this process, for the allocation count, started by <c>run</c> as a child
+/// process. The floor is its own program, bench/QuayAdmission.Floor.
 /// </summary>
 internal static class Entry
 {
@@ -14,9 +15,11 @@ internal static class Entry
         usage: QuayAdmission.LoadBench run --out <dir> --doc <benchmarks.md>
                  [--webhook <QuayAdmission.dll> --floor <QuayAdmission.Floor.dll>]          (the JIT build)
                  [--native-webhook <QuayAdmission> --native-floor <QuayAdmission.Floor>]    (the Native AOT build)
-                 [--micro <report.md>] [--notes <notes.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
+                 [--micro <report.md>] [--scale <section.md>] [--notes <notes.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
                  [--webhook-env NAME=VALUE]...   (extra environment for the webhook, e.g. to try a GC setting;
                                                   DOTNET_ ones go to the floor too)
+               QuayAdmission.LoadBench scale --webhook <QuayAdmission.dll> --out <dir> --section <section.md> [--quick] [--webhook-env NAME=VALUE]...
+                 (the refresher at scale; writes the section `run --scale` includes)
                QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll or QuayAdmission> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
                  (the webhook alone at saturation, its pid printed first, for dotnet-trace, dotnet-counters or perf)
                QuayAdmission.LoadBench host    (configured as the webhook)
@@ -31,6 +34,8 @@ internal static class Entry
                 return 0;
             case "run":
                 return await RunAsync(Options(args.Skip(1).ToList(), out var extraEnvironment), extraEnvironment);
+            case "scale":
+                return await ScaleAsync(Options(args.Skip(1).ToList(), out var scaleEnvironment), scaleEnvironment);
             case "soak":
                 return await SoakAsync(Options(args.Skip(1).ToList(), out var soakEnvironment), soakEnvironment);
             default:
@@ -87,6 +92,7 @@ internal static class Entry
 
         var micro = options.TryGetValue("micro", out var microFile) && File.Exists(microFile) ? await File.ReadAllTextAsync(microFile) : null;
         var notes = options.TryGetValue("notes", out var notesFile) && File.Exists(notesFile) ? await File.ReadAllTextAsync(notesFile) : null;
+        var scale = options.TryGetValue("scale", out var scaleFile) && File.Exists(scaleFile) ? await File.ReadAllTextAsync(scaleFile) : null;
         var context = new RunContext(
             options.GetValueOrDefault("command", "make bench"),
             options.GetValueOrDefault("sdk", "unknown"),
@@ -94,6 +100,7 @@ internal static class Entry
             loadAtStart,
             Report.LoadAverage(),
             micro,
+            scale,
             notes,
             clock.Elapsed + TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("elapsed-before", "0"), System.Globalization.CultureInfo.InvariantCulture)));
         var markdown = Report.Write(results, context, run.Failures);
@@ -106,6 +113,46 @@ internal static class Entry
         }
         await File.WriteAllTextAsync(doc, markdown);
         BenchRun.Progress($"wrote {doc}");
+        return 0;
+
+        void Cancel(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    private static async Task<int> ScaleAsync(Dictionary<string, string> options, Dictionary<string, string> extraEnvironment)
+    {
+        if (!options.TryGetValue("webhook", out var webhook) || !options.TryGetValue("out", out var output) || !options.TryGetValue("section", out var section))
+        {
+            await Console.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+        using var stop = new CancellationTokenSource();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        var settings = options.ContainsKey("quick") ? ScaleSettings.Quick : new ScaleSettings();
+        var scale = new RefresherScale(settings, Path.GetFullPath(webhook), Path.GetFullPath(output), extraEnvironment);
+        ScaleResults results;
+        try
+        {
+            results = await scale.RunAsync(stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            BenchRun.Progress("stopped");
+            return 130;
+        }
+
+        var markdown = ScaleReport.Write(results, scale.Failures);
+        await File.WriteAllTextAsync(section, markdown);
+        Console.Write(markdown);
+        if (scale.Failures.Count > 0)
+        {
+            BenchRun.Progress($"{scale.Failures.Count} check(s) of the scale scenario failed");
+            return 1;
+        }
         return 0;
 
         void Cancel(PosixSignalContext signal)

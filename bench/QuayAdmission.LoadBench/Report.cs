@@ -6,7 +6,7 @@ namespace QuayAdmission.LoadBench;
 
 /// <summary>What the report says about where and how it was made.</summary>
 internal sealed record RunContext(
-    string Command, string SdkVersion, string Commit, string LoadAverageAtStart, string LoadAverageAtEnd, string? MicroReport, string? Notes, TimeSpan Elapsed);
+    string Command, string SdkVersion, string Commit, string LoadAverageAtStart, string LoadAverageAtEnd, string? MicroReport, string? ScaleReport, string? Notes, TimeSpan Elapsed);
 
 /// <summary>
 /// docs/benchmarks.md: the machine, the targets, the tables with each build beside the other, a
@@ -137,6 +137,12 @@ internal static class Report
             md.AppendLine();
         }
 
+        if (context.ScaleReport is { Length: > 0 } scale)
+        {
+            md.AppendLine(scale.Trim());
+            md.AppendLine();
+        }
+
         md.AppendLine("## Micro-benchmarks (BenchmarkDotNet)");
         md.AppendLine();
         md.AppendLine(context.MicroReport is { Length: > 0 } micro ? micro.Trim() : "(not run)");
@@ -219,6 +225,7 @@ internal static class Report
         - **Keys**: {s.ManyKeys:N0} reviews for {s.ManyKeys:N0} distinct ServiceAccounts over {s.ManyKeysConnections} connections, then VmRSS and VmHWM from `/proc/<pid>/status` of the webhook process.
         - **Allocation**: `GC.GetTotalAllocatedBytes(precise: true)` read before and after {s.AllocationRequests:N0} warm requests ({s.AllocationConnections} connections, opened and warmed with {s.AllocationWarmup:N0} requests first) through the real HTTPS stack, on the JIT build (the code allocates the same either way). The webhook is hosted for this in the load generator's `host` mode, which is `src/QuayAdmission/Program.cs` line for line plus a `GET /bench/allocated` endpoint, because the separate process exposes no allocation counter; the floor exposes the same endpoint.
         - **Startup**: {s.StartupRuns} starts of the webhook process per build; the time from just before `Process.Start` to the first 200 from `/readyz` (polled every 5 ms), and its median. On the last start, {s.StartupBurst} admissions for one new key are sent at once as soon as it is ready (connections opened first); they must all be answered, with a warning at worst, within 25 s.
+        - **Refresher at scale**: its own section says how; `bench/run.sh` runs it (`scale` mode, on the JIT build) before the load runs, and `run --scale` includes the section it writes.
         - **Micro-benchmarks**: `bench/QuayAdmission.Benchmarks`. `make bench` runs them in-process with BenchmarkDotNet's short job and `DOTNET_GCgen0size=0x800000` (a fixed 8 MiB gen0, so a benchmark that allocates reuses warm memory instead of depending on the GC's gen0 budget); for full runs: `DOTNET_GCgen0size=0x800000 dotnet run -c Release --project bench/QuayAdmission.Benchmarks -- --filter '*'`. Review decode and encode use a source-generated context declared in the benchmark project exactly like src's internal `AdmissionJsonContext`.
         - **Quick check of the bench itself** (numbers meaningless): `bench/run.sh --quick`.
 
