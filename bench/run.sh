@@ -2,10 +2,11 @@
 # make bench: publishes the native webhook and floor (make publish-native publish-floor: nothing to do
 # when they are up to date, 5 to 15 minutes each when not), builds Release, runs the BenchmarkDotNet
 # micro-benchmarks in short mode, the refresher at scale (the webhook against 10,000 managed Secrets
-# and 100,000 Pods in the API stand-in), then drives the real webhook and a bare Kestrel floor over HTTPS
-# (bench/QuayAdmission.LoadBench), the JIT build and the native one, each against its own floor;
-# prints the report as markdown and writes it to docs/benchmarks.md. Only 127.0.0.1 is ever contacted.
-#   bench/run.sh            the full run (about 8 minutes on 2 cores once published)
+# and 100,000 Pods in the API stand-in), then drives the real webhook and a bare Kestrel floor over
+# HTTPS (bench/QuayAdmission.LoadBench), the JIT build and the native one, each against its own
+# floor; prints the report as markdown and writes it to docs/benchmarks.md. Only 127.0.0.1 is ever
+# contacted.
+#   bench/run.sh            the full run (about 12 minutes on 2 cores once published)
 #   bench/run.sh --quick    a short run to check the bench itself; numbers meaningless, docs untouched
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,9 +5,9 @@ namespace QuayAdmission.LoadBench;
 
 /// <summary>
 /// <c>run</c>: the benchmark (bench/run.sh passes the options); <c>scale</c>: the refresher scale
-/// scenario, whose section <c>run</c> includes; <c>soak</c>: a profiling aid; <c>host</c>: the webhook
-/// hosted in this process, for the allocation count, started by <c>run</c> as a child process. The
-/// floor is its own program, bench/QuayAdmission.Floor.
+/// scenario, whose section <c>run</c> includes; <c>soak</c>: a profiling aid; <c>host</c>: the
+/// webhook hosted in this process, for the allocation count, started by <c>run</c> as a child
+/// process. The floor is its own program, bench/QuayAdmission.Floor.
 /// </summary>
 internal static class Entry
 {
@@ -18,10 +18,10 @@ internal static class Entry
                  [--micro <report.md>] [--scale <section.md>] [--notes <notes.md>] [--command <text>] [--sdk <version>] [--commit <sha>] [--quick]
                  [--webhook-env NAME=VALUE]...   (extra environment for the webhook, e.g. to try a GC setting;
                                                   DOTNET_ ones go to the floor too)
-               QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll or QuayAdmission> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
-                 (the webhook alone at saturation, its pid printed first, for dotnet-trace, dotnet-counters or perf)
                QuayAdmission.LoadBench scale --webhook <QuayAdmission.dll> --out <dir> --section <section.md> [--quick] [--webhook-env NAME=VALUE]...
                  (the refresher at scale; writes the section `run --scale` includes)
+               QuayAdmission.LoadBench soak --webhook <QuayAdmission.dll or QuayAdmission> --out <dir> [--seconds 30] [--connections 16] [--webhook-env NAME=VALUE]...
+                 (the webhook alone at saturation, its pid printed first, for dotnet-trace, dotnet-counters or perf)
                QuayAdmission.LoadBench host    (configured as the webhook)
         """;
 

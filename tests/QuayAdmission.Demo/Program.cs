@@ -30,6 +30,7 @@ await using var webhook = await WebhookProcess.StartAsync(dll, new Dictionary<st
     ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
     ["QuayAdmission__Registries__0__Host"] = quay.Host,
     ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+    ["QuayAdmission__AllowInsecureHttp"] = "true", // the Quay stand-in on loopback speaks http
     ["QuayAdmission__Registries__0__CaFile"] = quay.WriteCaFile(Path.Combine(work, "quay-ca.pem")),
     ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
     ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
