@@ -199,7 +199,7 @@ public sealed class PullSecretProvisioner(
         {
             await CreatePlaceholderAsync(key, ownerUid, ct);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
             PullSecretLog.PlaceholderFailed(logger, key.Namespace, key.SecretName, KubernetesErrors.Describe(e));
         }
