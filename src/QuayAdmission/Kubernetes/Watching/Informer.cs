@@ -42,7 +42,10 @@ public sealed class Informer<TObject, TItem>
         watch = new WatchClient(kubernetes);
     }
 
-    /// <summary>(old, new) after every change: (null, x) added, (x, null) deleted. Called on the informer's own task, in order.</summary>
+    /// <summary>
+    /// (old, new) after every change: (null, x) added, (x, null) deleted. Called in order on the
+    /// informer's own task, and on the caller's for <see cref="Remember"/>: handlers must be thread-safe.
+    /// </summary>
     public event Action<TItem?, TItem?>? Changed;
 
     public string Resource => source.Resource;
