@@ -189,6 +189,6 @@ public sealed class ReconcileTests
 
         var name = PullSecretKey.NameFor("default", shared.Quay.Host, "acme+puller");
         Assert.True(await Eventually.TrueAsync(() =>
-            shared.Kube.GetSecret("team-a", name) is { } secret && PullSecretManifest.ExpiresAt(secret) is not null), "the leader never provided the Secret");
+            shared.Kube.GetSecret("team-a", name) is { } secret && PullSecretManifest.ExpiresAt(secret) is not null, TimeSpan.FromSeconds(30)), "the leader never provided the Secret");
     }
 }
