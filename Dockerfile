@@ -13,6 +13,7 @@ WORKDIR /src
 # .editorconfig sets analyzer severities, which decide whether the build passes.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/QuayAdmission/QuayAdmission.csproj src/QuayAdmission/
+COPY src/QuayAdmission.Federation/QuayAdmission.Federation.csproj src/QuayAdmission.Federation/
 RUN dotnet restore src/QuayAdmission/QuayAdmission.csproj
 
 COPY src/ src/

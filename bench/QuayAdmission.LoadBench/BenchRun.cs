@@ -162,6 +162,7 @@ internal sealed class BenchRun(BenchSettings settings, string webhookDll, string
             ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
             ["QuayAdmission__Registries__0__Host"] = quay.Host,
             ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+            ["QuayAdmission__AllowInsecureHttp"] = "true", // the Quay stand-in on loopback speaks http
             ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
             ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
             ["QuayAdmission__Server__BindAddress"] = "127.0.0.1",

@@ -16,7 +16,7 @@ if (!File.Exists(dll))
 
 var work = Directory.CreateTempSubdirectory("quay-admission-demo-").FullName;
 await using var kube = await FakeKubernetesApi.StartAsync(TimeProvider.System);
-await using var quay = await FakeQuay.StartAsync(TimeProvider.System);
+await using var quay = await FakeQuay.StartAsync(TimeProvider.System, https: true);
 var certificates = DevCertificates.Write(work);
 quay.TrustSubject("acme+puller", kube.Issuer, "system:serviceaccount:team-a:default");
 
@@ -30,6 +30,7 @@ await using var webhook = await WebhookProcess.StartAsync(dll, new Dictionary<st
     ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
     ["QuayAdmission__Registries__0__Host"] = quay.Host,
     ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
+    ["QuayAdmission__Registries__0__CaFile"] = quay.WriteCaFile(Path.Combine(work, "quay-ca.pem")),
     ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
     ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
     ["Logging__Console__FormatterName"] = "simple",
@@ -73,6 +74,10 @@ using (var health = new HttpClient())
 Heading("What the webhook logged");
 lock (webhookLog)
     webhookLog.ForEach(l => Console.WriteLine("  " + l));
+
+Heading("The kubelet credential provider, the second mode: same Quay, same annotation (on the ServiceAccount), no Secret");
+await ProviderDemo.RunAsync(Path.GetFullPath(args.ElementAtOrDefault(1) ?? "src/QuayAdmission.CredentialProvider/bin/Release/net10.0/quay-credential-provider.dll"),
+    kube, quay, Path.Combine(work, "quay-ca.pem"), work);
 return 0;
 
 async Task Admit(string title, string podJson, bool dryRun)

@@ -47,7 +47,7 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
 
     private async Task AcquireAsync(Func<bool> healthy, CancellationToken stopping)
     {
-        while (!(healthy() && await TryAcquireOrRenewAsync(stopping)))
+        while (!(healthy() && await TryAcquireOrRenewAsync(settings.RenewDeadline, stopping)))
             await Task.Delay(settings.RetryPeriod, time, stopping);
     }
 
@@ -70,7 +70,9 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
                     KubernetesLog.Stalled(logger, settings.Identity, settings.Name);
                     break;
                 }
-                if (await TryAcquireOrRenewAsync(stopping))
+                // A renewal gets only what is left of the deadline: a hung request must not keep this replica leading past it.
+                var left = lastRenewal + settings.RenewDeadline - time.GetUtcNow();
+                if (left > TimeSpan.Zero && await TryAcquireOrRenewAsync(left, stopping))
                 {
                     lastRenewal = time.GetUtcNow();
                 }
@@ -99,10 +101,10 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
         return release;
     }
 
-    private async Task<bool> TryAcquireOrRenewAsync(CancellationToken stopping)
+    private async Task<bool> TryAcquireOrRenewAsync(TimeSpan budget, CancellationToken stopping)
     {
-        // One attempt may not outlast the renew deadline, whatever the client's own timeout.
-        using var attempt = new CancellationTokenSource(settings.RenewDeadline, time);
+        // The client's own timeout may be longer than the election can wait.
+        using var attempt = new CancellationTokenSource(budget, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, attempt.Token);
         try
         {
@@ -200,9 +202,12 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
             var lease = await kubernetes.CoordinationV1.ReadNamespacedLeaseAsync(settings.Name, settings.Namespace, cancellationToken: budget.Token);
             if (lease.Spec?.HolderIdentity != settings.Identity)
                 return;
+            // As client-go releases: holder empty, a one-second duration, renew and acquire time now.
+            var now = time.GetUtcNow().UtcDateTime;
             lease.Spec.HolderIdentity = null;
             lease.Spec.LeaseDurationSeconds = 1;
-            lease.Spec.RenewTime = time.GetUtcNow().UtcDateTime;
+            lease.Spec.AcquireTime = now;
+            lease.Spec.RenewTime = now;
             await kubernetes.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, settings.Name, settings.Namespace, cancellationToken: budget.Token);
             KubernetesLog.Released(logger, settings.Identity, settings.Name);
         }

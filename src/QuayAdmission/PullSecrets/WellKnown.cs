@@ -3,7 +3,7 @@ namespace QuayAdmission.PullSecrets;
 /// <summary>The names of the public contract (DESIGN.md): annotations, labels and the Secret type.</summary>
 public static class WellKnown
 {
-    public const string RobotAccountAnnotation = "quay-admission.io/robot-account";
+    public const string RobotAccountAnnotation = RobotReferenceParser.Annotation;
     public const string InjectAnnotation = "quay-admission.io/inject";
     public const string RegistryAnnotation = "quay-admission.io/registry";
     public const string ServiceAccountAnnotation = "quay-admission.io/service-account";

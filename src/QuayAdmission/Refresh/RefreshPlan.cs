@@ -8,6 +8,9 @@ public enum RefreshAction
     Renew,
     Fill,
     Delete,
+
+    /// <summary>Not a plan's answer: the reconciler's, for a Secret that a Pod lists and that does not exist.</summary>
+    Recreate,
 }
 
 /// <summary>What the refresher does with one managed Secret: a pure function of the Secret, the clock and its use.</summary>

@@ -179,7 +179,7 @@ public sealed class Refresher(
             }
             // A Pod lists the name and nothing is behind it: whatever removed it, put it back.
             RefreshLog.Missing(logger, ns, name, users[0].Name);
-            await ProvideAsync(current, id, wanted, before: null, RefreshAction.Fill, ct);
+            await ProvideAsync(current, id, wanted, before: null, RefreshAction.Recreate, ct);
             return;
         }
 
@@ -226,6 +226,8 @@ public sealed class Refresher(
             current.Queue.Forget(id);
             if (action == RefreshAction.Fill)
                 events.Normal("Secret", key.Namespace, key.SecretName, "PlaceholderFilled", $"Filled with a token for robot {key.Robot}, valid until {ready.ExpiresAt:u}");
+            else if (action == RefreshAction.Recreate)
+                events.Normal("Secret", key.Namespace, key.SecretName, "SecretRecreated", $"A Pod lists this Secret and it was missing: re-created with a token for robot {key.Robot}");
             return;
         }
 

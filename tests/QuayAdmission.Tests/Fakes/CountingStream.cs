@@ -32,6 +32,9 @@ internal sealed class CountingStream(Stream inner, Action<int> onWritten) : Stre
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
+    /// <summary>Counts bytes sent around this stream (see <see cref="TruncatedResponse"/>).</summary>
+    public void Tally(int count) => onWritten(count);
+
     public override void Flush() => inner.Flush();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);

@@ -84,17 +84,15 @@ public sealed partial class FakeKubernetesApi
             : null;
         try
         {
-            response.StatusCode = 200;
-            response.ContentType = "application/json";
             if (truncate)
             {
                 var line = BookmarkLine(store, Locked(() => _resourceVersion), initialEventsEnd: false);
-                await response.Body.WriteAsync(line.AsMemory(0, line.Length / 2), ended.Token);
-                await response.Body.FlushAsync(ended.Token);
-                context.Abort();
+                await TruncatedResponse.SendAsync(context, 200, contentLength: null, line.AsMemory(0, line.Length / 2));
                 return;
             }
 
+            response.StatusCode = 200;
+            response.ContentType = "application/json";
             // Headers go out at once, as the real API sends them before any event.
             await response.Body.FlushAsync(ended.Token);
             if (expired is { } tooOld)

@@ -29,15 +29,11 @@ internal sealed class KubeReply(int code, IReadOnlyList<ReadOnlyMemory<byte>> pa
         }
     }
 
-    /// <summary>Sends the status, the headers (with the full length) and half of the body, then aborts the connection.</summary>
-    public async Task ExecuteTruncatedAsync(HttpContext httpContext)
+    /// <summary>Sends the status, the headers (with the full length) and half of the body, then ends the connection.</summary>
+    public Task ExecuteTruncatedAsync(HttpContext httpContext)
     {
-        ArgumentNullException.ThrowIfNull(httpContext);
-        Start(httpContext.Response);
         var body = parts.SelectMany(p => p.ToArray()).ToArray();
-        await httpContext.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2), httpContext.RequestAborted);
-        await httpContext.Response.Body.FlushAsync(httpContext.RequestAborted);
-        httpContext.Abort();
+        return TruncatedResponse.SendAsync(httpContext, Code, body.Length, body.AsMemory(0, body.Length / 2));
     }
 
     private void Start(HttpResponse response)

@@ -42,7 +42,7 @@ internal sealed class LoopbackServer : IAsyncDisposable
     public static CancellationToken StoppingOf(HttpContext context) =>
         context.Items.TryGetValue(StoppingKey, out var token) && token is CancellationToken stopping ? stopping : CancellationToken.None;
 
-    public static async Task<LoopbackServer> StartAsync(RequestDelegate handler, X509Certificate2? certificate, CancellationToken ct, int port = 0)
+    public static async Task<LoopbackServer> StartAsync(RequestDelegate handler, X509Certificate2? certificate, CancellationToken ct, int port = 0, X509Certificate2Collection? chain = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -54,7 +54,12 @@ internal sealed class LoopbackServer : IAsyncDisposable
         if (certificate is not null)
         {
             builder.WebHost.UseKestrelHttpsConfiguration();
-            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = certificate));
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h =>
+            {
+                h.ServerCertificate = certificate;
+                // Intermediates sent in the handshake, as a server whose CA is not a root does.
+                h.ServerCertificateChain = chain;
+            }));
         }
 
         var app = builder.Build();

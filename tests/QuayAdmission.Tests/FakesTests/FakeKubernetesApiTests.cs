@@ -7,83 +7,66 @@ using k8s.Autorest;
 using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
 using k8s.Models;
-using Microsoft.Extensions.Time.Testing;
 using QuayAdmission.Tests.Fakes;
 
 namespace QuayAdmission.Tests.FakesTests;
 
 /// <summary>The fake API must behave like the real one as seen through the real KubernetesClient.</summary>
-public sealed class FakeKubernetesApiTests : IAsyncLifetime
+public sealed class FakeKubernetesApiTests : FakeKubernetesApiFixture
 {
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
-    private FakeKubernetesApi _api = null!;
-    private k8s.Kubernetes _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _api = await FakeKubernetesApi.StartAsync(_time);
-        _client = new k8s.Kubernetes(_api.ClientConfiguration());
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _api.DisposeAsync();
-    }
-
     [Fact]
     public async Task Secret_create_get_replace_delete()
     {
-        var created = await _client.CoreV1.CreateNamespacedSecretAsync(Secret("pull", ("a", "1")), "team-a");
+        var created = await Client.CoreV1.CreateNamespacedSecretAsync(Secret("pull", ("a", "1")), "team-a");
         Assert.False(string.IsNullOrEmpty(created.Metadata.Uid));
-        Assert.Equal(_time.GetUtcNow().UtcDateTime, created.Metadata.CreationTimestamp);
+        Assert.Equal(Time.GetUtcNow().UtcDateTime, created.Metadata.CreationTimestamp);
 
-        var read = await _client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a");
+        var read = await Client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a");
         Assert.Equal("1", Encoding.UTF8.GetString(read.Data["a"]));
         read.Data["a"] = "2"u8.ToArray();
-        var replaced = await _client.CoreV1.ReplaceNamespacedSecretAsync(read, "pull", "team-a");
+        var replaced = await Client.CoreV1.ReplaceNamespacedSecretAsync(read, "pull", "team-a");
 
         Assert.Equal(created.Metadata.Uid, replaced.Metadata.Uid);
         Assert.NotEqual(created.Metadata.ResourceVersion, replaced.Metadata.ResourceVersion);
-        Assert.Equal("2", Encoding.UTF8.GetString(_api.GetSecret("team-a", "pull")!.Data["a"]));
+        Assert.Equal("2", Encoding.UTF8.GetString(Api.GetSecret("team-a", "pull")!.Data["a"]));
 
-        await _client.CoreV1.DeleteNamespacedSecretAsync("pull", "team-a");
-        var missing = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a"));
+        await Client.CoreV1.DeleteNamespacedSecretAsync("pull", "team-a");
+        var missing = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a"));
         Assert.Equal(HttpStatusCode.NotFound, missing.Response.StatusCode);
         Assert.Equal("NotFound", Reason(missing));
-        Assert.Equal(["secrets.create", "secrets.get", "secrets.update", "secrets.delete", "secrets.get"], _api.Requests.Select(r => r.Operation));
+        Assert.Equal(["secrets.create", "secrets.get", "secrets.update", "secrets.delete", "secrets.get"], Api.Requests.Select(r => r.Operation));
     }
 
     [Fact]
     public async Task Create_of_existing_name_is_AlreadyExists_and_stale_replace_is_Conflict()
     {
-        var first = await _client.CoreV1.CreateNamespacedSecretAsync(Secret("pull"), "team-a");
+        var first = await Client.CoreV1.CreateNamespacedSecretAsync(Secret("pull"), "team-a");
 
-        var exists = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.CreateNamespacedSecretAsync(Secret("pull"), "team-a"));
+        var exists = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.CreateNamespacedSecretAsync(Secret("pull"), "team-a"));
         Assert.Equal(HttpStatusCode.Conflict, exists.Response.StatusCode);
         Assert.Equal("AlreadyExists", Reason(exists));
 
-        var changed = await _client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a");
+        var changed = await Client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a");
         changed.Data = new Dictionary<string, byte[]> { ["a"] = "changed"u8.ToArray() };
-        await _client.CoreV1.ReplaceNamespacedSecretAsync(changed, "pull", "team-a");
-        var stale = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.ReplaceNamespacedSecretAsync(first, "pull", "team-a"));
+        await Client.CoreV1.ReplaceNamespacedSecretAsync(changed, "pull", "team-a");
+        var stale = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.ReplaceNamespacedSecretAsync(first, "pull", "team-a"));
         Assert.Equal(HttpStatusCode.Conflict, stale.Response.StatusCode);
         Assert.Equal("Conflict", Reason(stale));
 
-        var nameless = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new() }, "team-a"));
+        var nameless = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new() }, "team-a"));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, nameless.Response.StatusCode);
     }
 
     [Fact]
     public async Task List_filters_by_label_selector()
     {
-        _api.PutSecret(Secret("a", labels: [("app.kubernetes.io/managed-by", "quay-admission"), ("tier", "x")], ns: "team-a"));
-        _api.PutSecret(Secret("b", labels: [("app.kubernetes.io/managed-by", "quay-admission")], ns: "team-b"));
-        _api.PutSecret(Secret("c", ns: "team-a"));
+        Api.PutSecret(Secret("a", labels: [("app.kubernetes.io/managed-by", "quay-admission"), ("tier", "x")], ns: "team-a"));
+        Api.PutSecret(Secret("b", labels: [("app.kubernetes.io/managed-by", "quay-admission")], ns: "team-b"));
+        Api.PutSecret(Secret("c", ns: "team-a"));
 
-        var managed = await _client.CoreV1.ListSecretForAllNamespacesAsync(labelSelector: "app.kubernetes.io/managed-by=quay-admission");
-        var managedInA = await _client.CoreV1.ListNamespacedSecretAsync("team-a", labelSelector: "app.kubernetes.io/managed-by=quay-admission,tier");
-        var withoutTier = await _client.CoreV1.ListNamespacedSecretAsync("team-a", labelSelector: "!tier");
+        var managed = await Client.CoreV1.ListSecretForAllNamespacesAsync(labelSelector: "app.kubernetes.io/managed-by=quay-admission");
+        var managedInA = await Client.CoreV1.ListNamespacedSecretAsync("team-a", labelSelector: "app.kubernetes.io/managed-by=quay-admission,tier");
+        var withoutTier = await Client.CoreV1.ListNamespacedSecretAsync("team-a", labelSelector: "!tier");
 
         Assert.Equal(["a", "b"], managed.Items.Select(s => s.Metadata.Name));
         Assert.Equal(["a"], managedInA.Items.Select(s => s.Metadata.Name));
@@ -96,14 +79,14 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
     {
         var request = new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec { Audiences = ["quay.example.com"], ExpirationSeconds = 600 } };
 
-        var response = await _client.CoreV1.CreateNamespacedServiceAccountTokenAsync(request, "builder", "team-a");
+        var response = await Client.CoreV1.CreateNamespacedServiceAccountTokenAsync(request, "builder", "team-a");
 
         var jwt = FakeJwt.Parse(response.Status.Token);
-        Assert.Equal(_api.KeyId, jwt.KeyId);
-        Assert.Equal(_api.Issuer, jwt.Issuer);
+        Assert.Equal(Api.KeyId, jwt.KeyId);
+        Assert.Equal(Api.Issuer, jwt.Issuer);
         Assert.Equal("system:serviceaccount:team-a:builder", jwt.Subject);
         Assert.Equal(["quay.example.com"], jwt.Audiences);
-        Assert.Equal(_time.GetUtcNow().AddSeconds(600).ToUnixTimeSeconds(), jwt.ExpiresAt!.Value.ToUnixTimeSeconds());
+        Assert.Equal(Time.GetUtcNow().AddSeconds(600).ToUnixTimeSeconds(), jwt.ExpiresAt!.Value.ToUnixTimeSeconds());
         Assert.Equal(jwt.ExpiresAt.Value.UtcDateTime, response.Status.ExpirationTimestamp);
         Assert.Equal("builder", jwt.Payload["kubernetes.io"]!["serviceaccount"]!["name"]!.GetValue<string>());
 
@@ -114,41 +97,69 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
         Assert.True(FakeJwt.VerifyRs256(jwt, jwks!["keys"]![0]!.AsObject()));
 
         var tooShort = new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec { Audiences = ["q"], ExpirationSeconds = 599 } };
-        var invalid = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.CreateNamespacedServiceAccountTokenAsync(tooShort, "builder", "team-a"));
+        var invalid = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.CreateNamespacedServiceAccountTokenAsync(tooShort, "builder", "team-a"));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, invalid.Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task TokenRequest_defaults_audience_and_expiry_as_the_API_server_does()
+    {
+        var response = await Client.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec() }, "builder", "team-a");
+
+        var jwt = FakeJwt.Parse(response.Status.Token);
+        Assert.Equal([FakeKubernetesApi.DefaultAudience], jwt.Audiences);
+        Assert.Equal([FakeKubernetesApi.DefaultAudience], response.Spec.Audiences);
+        Assert.Equal(3600, response.Spec.ExpirationSeconds);
+        Assert.Equal(Time.GetUtcNow().AddHours(1).ToUnixTimeSeconds(), jwt.ExpiresAt!.Value.ToUnixTimeSeconds());
+
+        var tooShort = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.CreateNamespacedServiceAccountTokenAsync(
+            new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec { ExpirationSeconds = 599 } }, "builder", "team-a"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, tooShort.Response.StatusCode);
+        Assert.Equal("Invalid", Reason(tooShort));
+        Assert.Equal("TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes",
+            JsonNode.Parse(tooShort.Response.Content)!["message"]!.GetValue<string>());
+
+        Api.RequireServiceAccounts = true;
+        var missing = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.CreateNamespacedServiceAccountTokenAsync(
+            new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec() }, "builder", "team-a"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.Response.StatusCode);
+        Api.AddServiceAccount(new V1ServiceAccount { Metadata = new() { Name = "builder", NamespaceProperty = "team-a" } });
+        var issued = await Client.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec() }, "builder", "team-a");
+        Assert.Equal(Api.GetServiceAccount("team-a", "builder")!.Metadata.Uid,
+            FakeJwt.Parse(issued.Status.Token).Payload["kubernetes.io"]!["serviceaccount"]!["uid"]!.GetValue<string>());
     }
 
     [Fact]
     public async Task Faults_fail_the_call_and_are_counted()
     {
-        _api.PutSecret(Secret("pull", ns: "team-a"));
+        Api.PutSecret(Secret("pull", ns: "team-a"));
 
-        _api.SetFault("secrets.get", Fault.Status(500) with { Times = 1 });
-        var failed = await Assert.ThrowsAsync<HttpOperationException>(() => _client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a"));
+        Api.SetFault("secrets.get", Fault.Status(500) with { Times = 1 });
+        var failed = await Assert.ThrowsAsync<HttpOperationException>(() => Client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a"));
         Assert.Equal(HttpStatusCode.InternalServerError, failed.Response.StatusCode);
-        await _client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a"); // Times = 1: cleared
+        await Client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a"); // Times = 1: cleared
 
-        _api.SetFault("secrets.get", Fault.Reset);
-        await Assert.ThrowsAsync<HttpRequestException>(() => _client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a"));
+        Api.SetFault("secrets.get", Fault.Reset);
+        await Assert.ThrowsAsync<HttpRequestException>(() => Client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a"));
 
-        _api.SetFault("secrets.get", Fault.Hang);
+        Api.SetFault("secrets.get", Fault.Hang);
         using var giveUp = new CancellationTokenSource();
-        var hanging = _client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a", cancellationToken: giveUp.Token);
-        await _api.WaitForCountAsync("secrets.get", 4).WaitAsync(TimeSpan.FromSeconds(10));
+        var hanging = Client.CoreV1.ReadNamespacedSecretAsync("pull", "team-a", cancellationToken: giveUp.Token);
+        await Api.WaitForCountAsync("secrets.get", 4).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(hanging.IsCompleted);
         await giveUp.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hanging);
 
-        Assert.Equal(4, _api.Count("secrets.get"));
-        Assert.Equal(4, _api.TotalCount);
+        Assert.Equal(4, Api.Count("secrets.get"));
+        Assert.Equal(4, Api.TotalCount);
     }
 
     [Fact]
     public async Task LeaseLock_lets_one_holder_win_and_rejects_a_stale_update()
     {
-        var first = new LeaseLock(_client, "quay-admission", "refresher", "pod-1");
-        var second = new LeaseLock(_client, "quay-admission", "refresher", "pod-2");
-        var now = _time.GetUtcNow().UtcDateTime;
+        var first = new LeaseLock(Client, "quay-admission", "refresher", "pod-1");
+        var second = new LeaseLock(Client, "quay-admission", "refresher", "pod-2");
+        var now = Time.GetUtcNow().UtcDateTime;
 
         Assert.True(await first.CreateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now, LeaseDurationSeconds = 15 }));
         Assert.False(await second.CreateAsync(new LeaderElectionRecord { HolderIdentity = "pod-2", AcquireTime = now, RenewTime = now, LeaseDurationSeconds = 15 }));
@@ -156,34 +167,34 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
 
         Assert.True(await first.UpdateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now.AddSeconds(5), LeaseDurationSeconds = 15 }));
         Assert.False(await second.UpdateAsync(new LeaderElectionRecord { HolderIdentity = "pod-2", AcquireTime = now, RenewTime = now.AddSeconds(5), LeaseDurationSeconds = 15 }));
-        Assert.Equal("pod-1", _api.GetLease("quay-admission", "refresher")!.Spec.HolderIdentity);
+        Assert.Equal("pod-1", Api.GetLease("quay-admission", "refresher")!.Spec.HolderIdentity);
     }
 
     [Fact]
     public async Task Concurrent_creates_each_get_their_own_resourceVersion()
     {
-        var creates = Enumerable.Range(0, 200).Select(i => _client.CoreV1.CreateNamespacedSecretAsync(Secret($"s{i}"), "team-a"));
+        var creates = Enumerable.Range(0, 200).Select(i => Client.CoreV1.CreateNamespacedSecretAsync(Secret($"s{i}"), "team-a"));
 
         var created = await Task.WhenAll(creates);
 
         Assert.Equal(200, created.Select(s => s.Metadata.ResourceVersion).Distinct().Count());
-        Assert.Equal(200, _api.Secrets.Count);
-        Assert.Equal(200, _api.Count("secrets.create"));
+        Assert.Equal(200, Api.Secrets.Count);
+        Assert.Equal(200, Api.Count("secrets.create"));
     }
 
     [Fact]
     public async Task Kubeconfig_points_a_client_at_the_fake()
     {
-        var path = _api.WriteKubeconfig(Path.Combine(Path.GetTempPath(), $"fake-kubeconfig-{Guid.NewGuid():N}"));
+        var path = Api.WriteKubeconfig(Path.Combine(Path.GetTempPath(), $"fake-kubeconfig-{Guid.NewGuid():N}"));
         try
         {
-            _api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-a", Labels = new Dictionary<string, string> { ["quay"] = "on" } } });
+            Api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-a", Labels = new Dictionary<string, string> { ["quay"] = "on" } } });
             using var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(path));
 
             var ns = await client.CoreV1.ReadNamespaceAsync("team-a");
 
             Assert.Equal("on", ns.Metadata.Labels["quay"]);
-            Assert.Equal(1, _api.Count("namespaces.get"));
+            Assert.Equal(1, Api.Count("namespaces.get"));
         }
         finally
         {
@@ -202,6 +213,4 @@ public sealed class FakeKubernetesApiTests : IAsyncLifetime
         Type = "Opaque",
         StringData = data is { } d ? new Dictionary<string, string> { [d.Key] = d.Value } : null,
     };
-
-    private static string? Reason(HttpOperationException e) => JsonNode.Parse(e.Response.Content)?["reason"]?.GetValue<string>();
 }

@@ -1,58 +1,262 @@
-using k8s;
-using k8s.Models;
-using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
-using QuayAdmission.Background;
-using QuayAdmission.Kubernetes.Watching;
-using QuayAdmission.Observability;
-using QuayAdmission.PullSecrets;
+using System.Globalization;
+using Microsoft.AspNetCore.WebUtilities;
 using QuayAdmission.Tests.Fakes;
-using QuayAdmission.Tests.Support;
+using static QuayAdmission.Tests.Kubernetes.SecretInformer;
 
 namespace QuayAdmission.Tests.Kubernetes;
 
 public sealed class InformerTests
 {
+    private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan DefaultClientTimeout = new k8s.KubernetesClientConfiguration().HttpClientTimeout;
+
     [Fact]
     public async Task Lists_then_watches_changes()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var kube = await FakeKubernetesApi.StartAsync(time);
-        kube.PutSecret(Secret("a"));
-        using var client = new k8s.Kubernetes(kube.ClientConfiguration());
-        using var meters = new System.Diagnostics.Metrics.Meter("x");
-        var metrics = new QuayMetrics(new TestMeterFactory());
-        var loops = new BackgroundLoops(metrics, Options.Create(new BackgroundOptions()), time, NullLogger<BackgroundLoops>.Instance);
-        var informer = new Informer<V1Secret, ManagedSecret>(client, InformerSources.Secrets(PullSecretStore.ManagedSelector), ManagedSecret.From, InformerSettings.Default, metrics, time);
-        using var stop = new CancellationTokenSource();
-        var run = loops.RunAsync("t", informer.RunAsync, stop.Token);
-        Assert.True(await Eventually.TrueAsync(() => informer.HasSynced));
-        Assert.NotNull(informer.Get("team-a", "a"));
-        kube.PutSecret(Secret("b"));
-        Assert.True(await Eventually.TrueAsync(() => informer.Get("team-a", "b") is not null), string.Join("\n", kube.Requests.Select(r => r.Operation + " " + r.Query)) + loops.Progress("t").IsFailing);
-        await stop.CancelAsync();
-        await run;
+        await using var secrets = await CreateAsync();
+        secrets.Put("a", "1");
+        secrets.Kube.PutSecret(Secret("unmanaged", managed: false));
+        await secrets.StartAsync();
+        Assert.Equal("1", secrets.ValueOf("a"));
+
+        secrets.Put("b", "1");
+        await secrets.UntilAsync(() => secrets.ValueOf("b") == "1", "saw b");
+        Assert.Null(secrets.ValueOf("unmanaged"));
     }
 
-    private static V1Secret Secret(string name) => new()
+    [Fact]
+    public async Task The_first_list_is_read_in_pages_of_500()
     {
-        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "team-a", Labels = new Dictionary<string, string> { [WellKnown.ManagedByLabel] = WellKnown.ManagedByValue } },
-        Type = WellKnown.DockerConfigJsonType,
-    };
+        await using var secrets = await CreateAsync();
+        secrets.Kube.PutSecrets(Enumerable.Range(0, 1200).Select(i => Secret($"s{i:D4}")));
+        await secrets.StartAsync();
 
-    private sealed class TestMeterFactory : System.Diagnostics.Metrics.IMeterFactory
+        Assert.Equal(1200, secrets.Informer.Count);
+        var lists = secrets.Kube.Requests.Where(r => r.Operation == "secrets.list").ToList();
+        Assert.Equal(3, lists.Count);
+        Assert.All(lists, r => Assert.Equal("500", QueryHelpers.ParseQuery(r.Query)["limit"].ToString()));
+        Assert.Equal(1200, secrets.Changes.Count);
+        Assert.All(secrets.Changes, c => Assert.Null(c.Old));
+        Assert.Equal(1200, secrets.Changes.Select(c => c.New!.Key).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Watch_events_apply_in_order_with_their_old_and_new_items()
     {
-        private readonly List<System.Diagnostics.Metrics.Meter> meters = [];
+        await using var secrets = await CreateAsync();
+        secrets.Put("a", "1");
+        await secrets.StartAsync();
+        var listed = secrets.Changes.Count;
 
-        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        secrets.Put("b", "1");
+        secrets.Update("b", "2");
+        secrets.Kube.DeleteSecret(Namespace, "a");
+        await secrets.UntilAsync(() => secrets.Changes.Count == listed + 3, "saw three events");
+
+        Assert.Equal(
+            [Change(null, Expected("b", "1")), Change(Expected("b", "1"), Expected("b", "2")), Change(Expected("a", "1"), null)],
+            secrets.Changes.Skip(listed));
+        Assert.Null(secrets.Informer.Get(Namespace, "a"));
+        Assert.Equal("2", secrets.ValueOf("b"));
+    }
+
+    [Fact]
+    public async Task An_object_projected_to_null_leaves_the_cache()
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Put("a", "1");
+        await secrets.StartAsync();
+
+        secrets.Kube.UpdateSecret(Namespace, "a", s => s.Metadata.Labels[SkipLabel] = "true");
+        await secrets.UntilAsync(() => secrets.Informer.Get(Namespace, "a") is null, "dropped a");
+        Assert.Equal(Change(Expected("a", "1"), null), secrets.Changes[^1]);
+        Assert.Equal(0, secrets.Informer.Count);
+    }
+
+    [Fact]
+    public async Task A_remembered_write_is_visible_at_once_and_the_watch_has_the_last_word()
+    {
+        await using var secrets = await CreateAsync();
+        await secrets.StartAsync();
+
+        secrets.Informer.Remember(Secret("w", "written"));
+        Assert.Equal("written", secrets.ValueOf("w"));
+        Assert.Equal(Change(null, Expected("w", "written")), secrets.Changes[^1]);
+
+        secrets.Put("w", "from the API");
+        await secrets.UntilAsync(() => secrets.ValueOf("w") == "from the API", "took the API's version");
+    }
+
+    [Fact]
+    public async Task Bookmarks_let_a_reconnect_resume_without_a_relist()
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Kube.BookmarkInterval = TimeSpan.FromMilliseconds(20);
+        await secrets.StartAsync();
+        var listedAt = long.Parse(secrets.Kube.CurrentResourceVersion, CultureInfo.InvariantCulture);
+
+        // Writes the informer does not select move the resourceVersion; only bookmarks tell it so.
+        for (var i = 0; i < 5; i++)
+            secrets.Kube.PutSecret(Secret($"other-{i}", managed: false));
+        var successes = secrets.Progress.Successes;
+        await secrets.UntilAsync(() => secrets.Progress.Successes >= successes + 3, "received bookmarks");
+
+        // History before now is gone: resuming from the list's resourceVersion would be 410 and a relist.
+        secrets.Kube.Compact();
+        secrets.Kube.CloseWatches();
+        await secrets.UntilAsync(() => secrets.Kube.Count("secrets.watch") == 2 && secrets.Kube.OpenWatchCount("secrets.watch") == 1, "watching again");
+        secrets.Put("b", "1");
+        await secrets.UntilAsync(() => secrets.ValueOf("b") == "1", "saw b");
+
+        Assert.Equal(1, secrets.Kube.Count("secrets.list"));
+        var resumedFrom = secrets.Kube.Requests.Where(r => r.Operation == "secrets.watch").Select(r => ResourceVersionOf(r.Query)).Last();
+        Assert.True(resumedFrom > listedAt, $"resumed from {resumedFrom}, the list was at {listedAt}");
+    }
+
+    [Fact]
+    public async Task Gone_after_an_outage_relists_once_and_drops_what_was_deleted_meanwhile()
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Put("a", "1");
+        secrets.Put("b", "1");
+        await secrets.StartAsync();
+
+        await secrets.Kube.StopAsync();
+        await secrets.BackingOffAsync();
+        secrets.Kube.DeleteSecret(Namespace, "a");
+        secrets.Update("b", "2");
+        secrets.Put("c", "1");
+        secrets.Kube.Compact();
+        await secrets.Kube.RestartAsync();
+        secrets.Clock.Advance(Backoff.BackoffBase);
+
+        await secrets.WatchingAsync();
+        await secrets.UntilAsync(() => secrets.ValueOf("c") == "1", "caught up");
+        Assert.Null(secrets.Informer.Get(Namespace, "a"));
+        Assert.Equal("2", secrets.ValueOf("b"));
+        Assert.Contains(Change(Expected("a", "1"), null), secrets.Changes);
+        Assert.Equal(2, secrets.Kube.Count("secrets.list"));
+    }
+
+    [Fact]
+    public async Task An_expired_continue_token_starts_the_list_over()
+    {
+        var compacted = 0;
+        FakeKubernetesApi? kube = null;
+        await using var secrets = await CreateAsync(source: s => s with
         {
-            var meter = new System.Diagnostics.Metrics.Meter(options);
-            meters.Add(meter);
-            return meter;
-        }
+            List = (client, next, limit, ct) =>
+            {
+                if (next is not null && Interlocked.Exchange(ref compacted, 1) == 0)
+                {
+                    // Between the first and the second page, history moves on and is compacted away.
+                    kube!.PutSecret(Secret("other", managed: false));
+                    kube.Compact();
+                }
+                return s.List(client, next, limit, ct);
+            },
+        });
+        kube = secrets.Kube;
+        secrets.Kube.PutSecrets(Enumerable.Range(0, 1200).Select(i => Secret($"s{i:D4}")));
+        await secrets.StartAsync();
 
-        public void Dispose() => meters.ForEach(m => m.Dispose());
+        Assert.Equal(1200, secrets.Informer.Count);
+        Assert.Equal(2 + 3, secrets.Kube.Count("secrets.list"));
+        Assert.Equal(1200, secrets.Changes.Count);
     }
+
+    public static TheoryData<string> WatchOutages => ["reset mid-body", "500", "429", "API stopped"];
+
+    [Theory]
+    [MemberData(nameof(WatchOutages))]
+    public async Task A_watch_outage_keeps_the_last_state_and_catches_up_within_one_backoff(string outage)
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Put("a", "1");
+        await secrets.StartAsync();
+
+        if (outage == "API stopped")
+        {
+            await secrets.Kube.StopAsync();
+        }
+        else
+        {
+            secrets.Kube.SetFault("secrets.watch", outage == "reset mid-body" ? Fault.ResetMidBody : Fault.Status(int.Parse(outage, CultureInfo.InvariantCulture)));
+            secrets.Kube.CloseWatches();
+        }
+        await secrets.BackingOffAsync();
+        secrets.Update("a", "2");
+        secrets.Put("b", "1");
+        Assert.True(secrets.Informer.HasSynced);
+        Assert.Equal("1", secrets.ValueOf("a"));
+        Assert.Null(secrets.ValueOf("b"));
+
+        secrets.Kube.ClearFaults();
+        if (!secrets.Kube.IsRunning)
+            await secrets.Kube.RestartAsync();
+        secrets.Clock.Advance(Backoff.BackoffBase);
+
+        await secrets.UntilAsync(() => secrets.ValueOf("a") == "2" && secrets.ValueOf("b") == "1", "caught up");
+        Assert.Equal(1, secrets.Kube.Count("secrets.list"));
+    }
+
+    public static TheoryData<string> ListFaults => ["500", "reset mid-body"];
+
+    [Theory]
+    [MemberData(nameof(ListFaults))]
+    public async Task A_failed_first_list_is_tried_again_after_the_backoff(string fault)
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Put("a", "1");
+        secrets.Kube.SetFault("secrets.list", (fault == "500" ? Fault.Status(500) : Fault.ResetMidBody) with { Times = 1 });
+        secrets.Run();
+
+        await secrets.BackingOffAsync();
+        Assert.False(secrets.Informer.HasSynced);
+        secrets.Clock.Advance(Backoff.BackoffBase);
+
+        await secrets.WatchingAsync();
+        Assert.Equal("1", secrets.ValueOf("a"));
+    }
+
+    [Fact]
+    public async Task A_watch_open_longer_than_the_client_timeout_keeps_delivering()
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Kube.BookmarkInterval = TimeSpan.FromMilliseconds(250);
+        await secrets.StartAsync();
+        // Only for the watch under test: under a loaded test run, 1 s could also cut the list that sets the scene.
+        secrets.ClientTimeout = ClientTimeout;
+        secrets.Kube.CloseWatches();
+        await secrets.UntilAsync(() => secrets.Kube.Count("secrets.watch") == 2 && secrets.Kube.OpenWatchCount("secrets.watch") == 1, "watching again");
+
+        // The stand-in sends a bookmark every 250 ms of real time: six of them span more than the client timeout.
+        var successes = secrets.Progress.Successes;
+        await secrets.UntilAsync(() => secrets.Progress.Successes >= successes + 6, "received six bookmarks");
+        secrets.Put("b", "1");
+
+        await secrets.UntilAsync(() => secrets.ValueOf("b") == "1", "saw b");
+        Assert.Equal(2, secrets.Kube.Count("secrets.watch"));
+        Assert.False(secrets.Progress.IsFailing);
+    }
+
+    [Fact]
+    public async Task A_watch_whose_answer_never_comes_is_given_up_at_the_client_timeout()
+    {
+        await using var secrets = await CreateAsync();
+        await secrets.StartAsync();
+        secrets.ClientTimeout = ClientTimeout;
+        secrets.Kube.SetFault("secrets.watch", Fault.Hang with { Times = 1 });
+        secrets.Kube.CloseWatches();
+
+        await secrets.BackingOffAsync();
+        secrets.Put("b", "1");
+        secrets.ClientTimeout = DefaultClientTimeout;
+        secrets.Clock.Advance(Backoff.BackoffBase);
+
+        await secrets.UntilAsync(() => secrets.ValueOf("b") == "1", "saw b");
+    }
+
+    private static long ResourceVersionOf(string query) =>
+        long.Parse(QueryHelpers.ParseQuery(query)["resourceVersion"].ToString(), CultureInfo.InvariantCulture);
 }

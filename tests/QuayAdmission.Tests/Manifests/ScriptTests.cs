@@ -8,6 +8,8 @@ public class ScriptTests(ITestOutputHelper output)
     [Theory]
     [InlineData("certs/generate.sh")]
     [InlineData("tests/e2e/run.sh")]
+    [InlineData("scripts/native-deps.sh")]
+    [InlineData("bench/provider.sh")]
     public async Task Scripts_are_executable_and_parse(string script)
     {
         var path = Path.Combine(RepoPaths.Root, script);

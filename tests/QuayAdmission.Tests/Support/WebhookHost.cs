@@ -67,6 +67,8 @@ public sealed class WebhookHost : IAsyncDisposable
         {
             ["QuayAdmission:Registries:0:Host"] = quay.Host,
             ["QuayAdmission:Registries:0:FederationUrl"] = quay.BaseAddress.ToString(),
+            // The stand-in speaks plain http unless a test starts it with TLS.
+            ["QuayAdmission:AllowInsecureHttp"] = (quay.BaseAddress.Scheme == Uri.UriSchemeHttp).ToString(),
             ["QuayAdmission:InlineBudget"] = InlineBudget.ToString(),
             ["QuayAdmission:ExchangeTimeout"] = "00:00:30",
             // The refresher works in the background against the same API; tests that want it turn it on.

@@ -23,9 +23,7 @@ public sealed class WatchClient(IKubernetes kubernetes)
     public async Task ReadAsync(string relativeUri, Action<WatchLine> onEvent, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, relativeUri));
-        if (client.Credentials is { } credentials)
-            await credentials.ProcessHttpRequestAsync(request, ct);
-        using var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        using var response = await SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
             throw new WatchFailedException(response.StatusCode);
 
@@ -36,6 +34,17 @@ public sealed class WatchClient(IKubernetes kubernetes)
             if (line.Length > 0)
                 onEvent(WatchLine.Parse(line));
         }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+    {
+        // KubernetesClient applies its timeout to every call but watches (its HttpClient has none), so
+        // without this a watch whose answer never comes would wait for the caller's much longer bound.
+        using var headers = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        headers.CancelAfter(client.HttpClientTimeout);
+        if (client.Credentials is { } credentials)
+            await credentials.ProcessHttpRequestAsync(request, headers.Token);
+        return await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
     }
 }
 

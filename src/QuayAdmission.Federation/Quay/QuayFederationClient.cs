@@ -14,7 +14,7 @@ public sealed partial class QuayFederationClient(QuayHttpClients clients)
     public async Task<QuayToken> ExchangeAsync(RegistryOptions registry, string robot, string serviceAccountJwt, CancellationToken ct)
     {
         var client = clients.For(registry);
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(registry.EffectiveFederationUrl, "oauth2/federation/robot/token"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, registry.TokenEndpoint);
         var credential = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{robot}:{serviceAccountJwt}"));
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", credential);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
@@ -23,6 +23,10 @@ public sealed partial class QuayFederationClient(QuayHttpClients clients)
         try
         {
             response = await client.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
+        {
+            throw new TokenExchangeException($"Quay {registry.Host} answered more than {QuayHttpClients.MaxResponseBytes} bytes");
         }
         catch (HttpRequestException e)
         {

@@ -11,6 +11,9 @@ public sealed record ReferenceError(int Code, string Message);
 
 public static partial class RobotReferenceParser
 {
+    /// <summary>The annotation that names the robots, on a Pod, its ServiceAccount or its Namespace (DESIGN.md).</summary>
+    public const string Annotation = "quay-admission.io/robot-account";
+
     // A pod needs a handful of registries at most; the cap keeps a hostile annotation from
     // turning one admission into thousands of exchanges.
     public const int MaxEntries = 16;
@@ -31,12 +34,12 @@ public static partial class RobotReferenceParser
         var entries = annotation.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (entries.Length == 0)
         {
-            error = new(400, $"annotation {WellKnown.RobotAccountAnnotation} names no robot account");
+            error = new(400, $"annotation {Annotation} names no robot account");
             return false;
         }
         if (entries.Length > MaxEntries)
         {
-            error = new(400, $"annotation {WellKnown.RobotAccountAnnotation} names {entries.Length} robot accounts; at most {MaxEntries} are allowed");
+            error = new(400, $"annotation {Annotation} names {entries.Length} robot accounts; at most {MaxEntries} are allowed");
             return false;
         }
 

@@ -1,0 +1,253 @@
+using System.Net;
+using k8s;
+using k8s.LeaderElection;
+using k8s.LeaderElection.ResourceLock;
+using k8s.Models;
+using QuayAdmission.Tests.Fakes;
+using QuayAdmission.Tests.Support;
+
+namespace QuayAdmission.Tests.FakesTests;
+
+/// <summary>Watches as the API documents them ("Efficient detection of changes", "Watch bookmarks"), read off the wire.</summary>
+public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
+{
+    private const string Injected = "quay-admission.io/injected";
+
+    [Fact]
+    public async Task A_watch_from_a_list_sees_every_later_change_in_order()
+    {
+        Api.PutSecret(Secret("a", "team-a"));
+        var list = await Client.CoreV1.ListNamespacedSecretAsync("team-a");
+        await using var watch = await WatchLines.OpenAsync(Api, $"/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion={list.Metadata.ResourceVersion}");
+
+        await Client.CoreV1.CreateNamespacedSecretAsync(Secret("b", "team-a"), "team-a");
+        Api.PutSecret(Secret("other", "team-b"));
+        Api.UpdateSecret("team-a", "a", s => s.Data = new Dictionary<string, byte[]> { ["k"] = "v"u8.ToArray() });
+        await Client.CoreV1.DeleteNamespacedSecretAsync("b", "team-a");
+
+        var events = await watch.NextChangesAsync(3);
+        Assert.Equal(["ADDED b 3", "MODIFIED a 5", "DELETED b 6"], events.Select(e => e.ToString()));
+        Assert.All(events, e => Assert.Equal(("Secret", "v1"), (e.Object["kind"]!.GetValue<string>(), e.Object["apiVersion"]!.GetValue<string>())));
+        Assert.Equal(HttpStatusCode.OK, watch.Response.StatusCode);
+        Assert.True(watch.Response.Headers.TransferEncodingChunked);
+        Assert.Equal(1, Api.Count("secrets.watch"));
+    }
+
+    [Fact]
+    public async Task A_watch_without_resourceVersion_starts_with_the_current_state()
+    {
+        Api.PutSecrets([Secret("a", "team-a"), Secret("b", "team-a")]);
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/secrets?watch=1");
+
+        var initial = await watch.NextChangesAsync(2);
+        Api.DeleteSecret("team-a", "a");
+
+        Assert.Equal(["ADDED a 2", "ADDED b 3"], initial.Select(e => e.ToString()));
+        Assert.Equal("DELETED a 4", (await watch.NextChangeAsync()).ToString());
+    }
+
+    [Fact]
+    public async Task A_watch_replays_the_retained_history_after_its_resourceVersion()
+    {
+        Api.PutSecret(Secret("a", "team-a"));
+        Api.PutSecret(Secret("b", "team-a"));
+        Api.DeleteSecret("team-a", "a");
+
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
+
+        Assert.Equal(["ADDED b 3", "DELETED a 4"], (await watch.NextChangesAsync(2)).Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public async Task Selectors_turn_objects_leaving_the_selection_into_DELETED_and_entering_into_ADDED()
+    {
+        Api.PutPod(Pod("web", "team-a", injected: false));
+        await using var watch = await WatchLines.OpenAsync(Api,
+            $"/api/v1/pods?watch=true&resourceVersion={Api.CurrentResourceVersion}&labelSelector={Injected}%3Dtrue&fieldSelector=status.phase%21%3DSucceeded");
+
+        Api.UpdatePod("team-a", "web", p => p.Metadata.Labels = new Dictionary<string, string> { [Injected] = "true" });
+        Api.UpdatePod("team-a", "web", p => p.Spec.NodeName = "node-1");
+        Api.UpdatePod("team-a", "web", p => p.Status.Phase = "Succeeded");
+        Api.PutPod(Pod("ignored", "team-a", injected: false));
+        Api.DeletePod("team-a", "web");
+        Api.PutPod(Pod("job", "team-b", injected: true));
+
+        var events = await watch.NextChangesAsync(4);
+        Assert.Equal(["ADDED web 3", "MODIFIED web 4", "DELETED web 5", "ADDED job 8"], events.Select(e => e.ToString()));
+
+        // The DELETED of an object leaving the selection carries its last matching content at the new resourceVersion.
+        Assert.Equal("Running", events[2].Object["status"]!["phase"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Bookmarks_carry_only_kind_apiVersion_and_the_current_resourceVersion()
+    {
+        Api.BookmarkInterval = TimeSpan.FromMilliseconds(50);
+        Api.PutPod(Pod("web", "team-a", injected: true));
+        Api.PutSecret(Secret("unrelated", "team-a"));
+        await using var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/pods?watch=true&resourceVersion=2&allowWatchBookmarks=true");
+
+        var bookmark = await watch.NextEventAsync();
+
+        Assert.Equal("BOOKMARK", bookmark.Type);
+        Assert.Equal("3", bookmark.ResourceVersion); // the global resourceVersion, moved on by a Secret
+        Assert.Equal("{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"3\",\"creationTimestamp\":null},\"spec\":{\"containers\":null},\"status\":{}}", bookmark.Object.ToJsonString());
+
+        Api.DeletePod("team-a", "web");
+        Assert.Equal("DELETED web 4", (await watch.NextChangeAsync()).ToString());
+    }
+
+    [Fact]
+    public async Task No_bookmarks_unless_asked()
+    {
+        Api.BookmarkInterval = TimeSpan.FromMilliseconds(20);
+        await using var without = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=0");
+        await using var with = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=0&allowWatchBookmarks=true");
+
+        // A bookmark on the other watch shows an interval has passed: one on this watch would now come first.
+        Assert.Equal("BOOKMARK", (await with.NextEventAsync()).Type);
+        Api.PutSecret(Secret("a", "team-a"));
+
+        Assert.Equal("ADDED", (await without.NextEventAsync()).Type);
+    }
+
+    [Fact]
+    public async Task A_resourceVersion_older_than_the_history_gets_one_ERROR_410_Expired_then_the_end()
+    {
+        Api.PutSecret(Secret("a", "team-a"));
+        Api.UpdateSecret("team-a", "a", s => s.Type = "Opaque");
+        Api.Compact();
+
+        await using (var watch = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2"))
+        {
+            Assert.Equal(HttpStatusCode.OK, watch.Response.StatusCode);
+            var error = await watch.NextEventAsync();
+            Assert.Equal("ERROR", error.Type);
+            Assert.Equal(("Status", 410, "Expired"), (error.Object["kind"]!.GetValue<string>(), error.Object["code"]!.GetValue<int>(), error.Object["reason"]!.GetValue<string>()));
+            Assert.Equal("too old resource version: 2 (3)", error.Object["message"]!.GetValue<string>());
+            Assert.Null(await watch.NextAsync());
+        }
+
+        await using var current = await WatchLines.OpenAsync(Api, $"/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion={Api.CurrentResourceVersion}");
+        Api.DeleteSecret("team-a", "a");
+        Assert.Equal("DELETED a 4", (await current.NextChangeAsync()).ToString());
+    }
+
+    [Fact]
+    public async Task The_history_is_bounded_by_HistoryLimit()
+    {
+        Api.HistoryLimit = 2;
+        Api.PutSecrets(Secrets("team-a", "a", "b", "c", "d"));
+
+        await using var tooOld = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=2");
+        await using var recent = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=3");
+
+        Assert.Equal("ERROR", (await tooOld.NextEventAsync()).Type);
+        Assert.Equal(["ADDED c 4", "ADDED d 5"], (await recent.NextChangesAsync(2)).Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public async Task TimeoutSeconds_ends_the_stream_cleanly()
+    {
+        await using var watch = await WatchLines.OpenAsync(Api, "/apis/coordination.k8s.io/v1/namespaces/team-a/leases?watch=true&timeoutSeconds=1");
+
+        Assert.Null(await watch.NextAsync());
+        Assert.True(await Eventually.TrueAsync(() => Api.OpenWatchCount() == 0));
+    }
+
+    [Fact]
+    public async Task CloseWatches_ends_open_streams_and_the_client_can_resume_from_its_last_resourceVersion()
+    {
+        await using var first = await WatchLines.OpenAsync(Api, "/api/v1/namespaces?watch=true&resourceVersion=0");
+        Api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-a" } });
+        var added = await first.NextChangeAsync();
+
+        Api.CloseWatches();
+        Assert.Null(await first.NextAsync());
+        Api.AddNamespace(new V1Namespace { Metadata = new() { Name = "team-b" } });
+
+        await using var resumed = await WatchLines.OpenAsync(Api, $"/api/v1/namespaces?watch=true&resourceVersion={added.ResourceVersion}");
+        Assert.Equal("ADDED team-b 3", (await resumed.NextChangeAsync()).ToString());
+        Assert.Equal("Namespace", added.Object["kind"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task SendInitialEvents_ends_the_initial_state_with_an_annotated_bookmark()
+    {
+        Api.PutSecret(Secret("a", "team-a"));
+        await using var watch = await WatchLines.OpenAsync(Api,
+            "/api/v1/namespaces/team-a/secrets?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true");
+
+        Assert.Equal("ADDED a 2", (await watch.NextEventAsync()).ToString());
+        var end = await watch.NextEventAsync();
+        Assert.Equal("BOOKMARK", end.Type);
+        Assert.Equal("true", end.Object["metadata"]!["annotations"]!["k8s.io/initial-events-end"]!.GetValue<string>());
+
+        await using var invalid = await WatchLines.OpenAsync(Api, "/api/v1/namespaces/team-a/secrets?watch=true&sendInitialEvents=true");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, invalid.Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Pods_changed_through_the_test_API_and_over_HTTP_produce_events()
+    {
+        await using var watch = await WatchLines.OpenAsync(Api, $"/api/v1/pods?watch=true&resourceVersion=0&labelSelector={Injected}%3Dtrue");
+        Api.PutPod(Pod("pending", "team-a", injected: true));
+        Api.PutPod(Pod("running", "team-a", injected: true, node: "node-1"));
+
+        var deletedAtOnce = await Client.CoreV1.DeleteNamespacedPodAsync("pending", "team-a");
+        var terminating = await Client.CoreV1.DeleteNamespacedPodAsync("running", "team-a");
+
+        Assert.Equal("pending", deletedAtOnce.Metadata.Name); // a Pod's DELETE answers the Pod
+        Assert.Equal(0, deletedAtOnce.Metadata.DeletionGracePeriodSeconds);
+        Assert.Equal(30, terminating.Metadata.DeletionGracePeriodSeconds);
+        Assert.Equal(Time.GetUtcNow().UtcDateTime.AddSeconds(30), terminating.Metadata.DeletionTimestamp);
+        Assert.NotNull(Api.GetPod("team-a", "running"));
+
+        Api.DeletePod("team-a", "running"); // the kubelet's final delete
+        var events = await watch.NextChangesAsync(5);
+        Assert.Equal(["ADDED pending 2", "ADDED running 3", "DELETED pending 4", "MODIFIED running 5", "DELETED running 6"], events.Select(e => e.ToString()));
+        Assert.NotNull(events[3].Object["metadata"]!["deletionTimestamp"]);
+        Assert.Empty(Api.Pods);
+    }
+
+    [Fact]
+    public async Task Leader_election_writes_show_up_on_a_lease_watch()
+    {
+        await using var watch = await WatchLines.OpenAsync(Api, "/apis/coordination.k8s.io/v1/namespaces/quay-admission/leases?watch=true");
+        var holder = new LeaseLock(Client, "quay-admission", "refresher", "pod-1");
+        var now = Time.GetUtcNow().UtcDateTime;
+
+        Assert.True(await holder.CreateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now, LeaseDurationSeconds = 15 }));
+        Assert.True(await holder.UpdateAsync(new LeaderElectionRecord { HolderIdentity = "pod-1", AcquireTime = now, RenewTime = now.AddSeconds(5), LeaseDurationSeconds = 15 }));
+
+        var events = await watch.NextChangesAsync(2);
+        Assert.Equal(["ADDED refresher 2", "MODIFIED refresher 3"], events.Select(e => e.ToString()));
+        Assert.Equal("pod-1", events[1].Object["spec"]!["holderIdentity"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_clients_own_watcher_reads_the_stream()
+    {
+        var seen = new List<(WatchEventType, string)>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var (type, secret) in Client.CoreV1.WatchListNamespacedSecretAsync("team-a", resourceVersion: "0", cancellationToken: stop.Token))
+            {
+                seen.Add((type, secret.Metadata.Name));
+                if (seen.Count == 2)
+                {
+                    return;
+                }
+            }
+        });
+        Assert.True(await Eventually.TrueAsync(() => Api.OpenWatchCount("secrets.watch") == 1));
+
+        Api.PutSecret(Secret("a", "team-a"));
+        Api.DeleteSecret("team-a", "a");
+        await reading.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal([(WatchEventType.Added, "a"), (WatchEventType.Deleted, "a")], seen);
+    }
+
+}
