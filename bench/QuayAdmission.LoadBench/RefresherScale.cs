@@ -19,11 +19,11 @@ internal sealed record ScaleSettings
     /// <summary>How long the process on the empty API idles before its resident set is read.</summary>
     public TimeSpan IdleSettle { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>500 Secrets and 2,500 + 2,500 Pods, a short steady window: checks the scenario itself.</summary>
+    /// <summary>500 Secrets and 2,500 + 2,500 Pods, a steady window of one resync: checks the scenario itself.</summary>
     public static ScaleSettings Quick { get; } = new()
     {
         Shape = new(Namespaces: 100, SecretsPerNamespace: 5, InjectedPodsPerSecret: 5, OtherPodsPerNamespace: 25),
-        Steady = TimeSpan.FromSeconds(15),
+        Steady = TimeSpan.FromSeconds(35), // past one 30 s resync
         Deletions = 2,
         IdleSettle = TimeSpan.FromSeconds(2),
     };
