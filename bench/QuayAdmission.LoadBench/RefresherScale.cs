@@ -96,10 +96,10 @@ internal sealed class RefresherScale(ScaleSettings settings, string webhookDll, 
         using var health = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{idle.HealthPort}"), Timeout = TimeSpan.FromSeconds(10) };
         var synced = await PollAsync(health, m => IsSynced(m, 0), SyncWithin, ct);
         Expect(synced is not null, $"the webhook on an empty API did not lead and sync within {SyncWithin.TotalSeconds:0} s:\n{idle.LogTail()}");
-        results.IdleSyncTime = clock.Elapsed;
+        var syncedAfter = clock.Elapsed;
         await Task.Delay(settings.IdleSettle, ct);
         (results.IdleRss, results.IdlePeak) = idle.Memory();
-        Progress($"baseline: synced after {results.IdleSyncTime.TotalSeconds:0.0} s, RSS {Mib(results.IdleRss)}");
+        Progress($"baseline: synced after {syncedAfter.TotalSeconds:0.0} s, RSS {Mib(results.IdleRss)}");
         // Stopped gracefully, it releases the Lease: the next process leads without waiting for it to expire.
     }
 
@@ -262,7 +262,6 @@ internal sealed class ScaleResults
     public required ScaleSettings Settings { get; init; }
     public string WebhookGc { get; init; } = "";
     public TimeSpan SeedTime { get; set; }
-    public TimeSpan IdleSyncTime { get; set; }
     public long IdleRss { get; set; }
     public long IdlePeak { get; set; }
     public TimeSpan ReadyTime { get; set; }
