@@ -65,7 +65,7 @@ internal static class Report
             $"| peak RSS at most {Mib(RssTargetBytes)} | {Mib(r.PeakRssAfterWarm)} after the warm runs; {Mib(r.PeakRssAfterRuns)} after the cold burst; {Mib(r.ManyKeys?.PeakBytes ?? 0)} with {s.ManyKeys:N0} keys cached | {Verdict(peak <= RssTargetBytes)} |");
         md.AppendLine();
 
-        md.AppendLine(CultureInfo.InvariantCulture, $"## Warm path (token cached, {r.ReviewBytes:N0}-byte review of a ReplicaSet-made Pod, answer with a one-operation patch)");
+        md.AppendLine(CultureInfo.InvariantCulture, $"## Warm path (token cached, {r.ReviewBytes:N0}-byte review of a ReplicaSet-made Pod, answer with a patch adding the Secret name and the injected label)");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"| server | connections | saturation req/s | server CPU per request | p50 / p99 at saturation | at {s.Rate} req/s: p50 / p99 / p99.9 / max from schedule | service time p99 |");
         md.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
