@@ -72,7 +72,7 @@ internal static class Report
         TargetRow(md, builds, $"process start to `/readyz` at most {StartupTargetMs:0} ms (median of {s.StartupRuns})", StartupMedian, Ms, v => v <= StartupTargetMs);
         md.AppendLine();
 
-        md.AppendLine(CultureInfo.InvariantCulture, $"## Warm path (token cached, {builds.FirstOrDefault()?.ReviewBytes:N0}-byte review of a ReplicaSet-made Pod, answer with a one-operation patch)");
+        md.AppendLine(CultureInfo.InvariantCulture, $"## Warm path (token cached, {builds.FirstOrDefault()?.ReviewBytes:N0}-byte review of a ReplicaSet-made Pod, answer with a patch adding the Secret name and the injected label)");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"| build | server | connections | saturation req/s | server CPU per request | p50 / p99 at saturation | at {s.Rate} req/s: p50 / p99 / p99.9 / max from schedule | service time p99 |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");

@@ -54,9 +54,14 @@ internal static class ScaleCluster
         }
 
         kube.PutSecrets(Enumerable.Range(0, shape.Secrets).Select(i => PullSecretManifest.Build(Key(shape, i, quay.Host), token)));
-        kube.PutPods(Enumerable.Range(0, shape.InjectedPods).Select(i => InjectedPod(shape, i, quay.Host)));
-        kube.PutPods(Enumerable.Range(0, shape.OtherPods).Select(i => OtherPod(shape, i)));
+        // In chunks, so only a few thousand typed Pods exist at once; built in parallel while the stand-in copies them in.
+        foreach (var chunk in Enumerable.Range(0, shape.InjectedPods).Chunk(SeedChunk))
+            kube.PutPods(chunk.AsParallel().AsOrdered().Select(i => InjectedPod(shape, i, quay.Host)));
+        foreach (var chunk in Enumerable.Range(0, shape.OtherPods).Chunk(SeedChunk))
+            kube.PutPods(chunk.AsParallel().AsOrdered().Select(i => OtherPod(shape, i)));
     }
+
+    private const int SeedChunk = 5_000;
 
     /// <summary>A token shaped like Quay's (RS256 JWT with iss, sub, aud, iat, nbf, exp), issued now and valid for an hour; shared by every Secret.</summary>
     private static QuayToken QuayLikeToken(DateTimeOffset now)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
+using static QuayAdmission.Tests.Refresh.ReconcileTests;
 using static QuayAdmission.Tests.Refresh.RefresherTests;
 
 namespace QuayAdmission.Tests.Hardening;
@@ -120,13 +121,5 @@ public sealed class ApiOutageTests
             return admitting.IsCompleted;
         }), "admission did not answer within its budget");
         return await admitting;
-    }
-
-    private static async Task AdmitAndRunAsync(WebhookHost host, string podJson)
-    {
-        var result = await host.AdmitAsync(podJson);
-        var pod = KubernetesJson.Deserialize<V1Pod>(result.Apply(podJson).ToJsonString());
-        pod.Status = new V1PodStatus { Phase = "Running" };
-        host.Kube.AddPod(pod);
     }
 }

@@ -20,7 +20,7 @@ public sealed class ReconcileTests
     private static string SecretName(WebhookHost host) => PullSecretKey.NameFor("default", host.RegistryHost, "acme+puller");
 
     /// <summary>Admits the Pod and creates what the API server would: the patched Pod, running.</summary>
-    private static async Task<AdmissionResult> AdmitAndRunAsync(WebhookHost host, string podJson)
+    internal static async Task<AdmissionResult> AdmitAndRunAsync(WebhookHost host, string podJson)
     {
         var result = await host.AdmitAsync(podJson);
         var pod = KubernetesJson.Deserialize<V1Pod>(result.Apply(podJson).ToJsonString());

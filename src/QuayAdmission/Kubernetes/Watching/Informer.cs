@@ -99,7 +99,8 @@ public sealed class Informer<TObject, TItem>
 
     private async Task RelistAsync(CancellationToken ct)
     {
-        var seen = new Dictionary<string, TObject>(StringComparer.Ordinal);
+        // Projections only: holding every full object until the last page cost ~700 MB at 100,000 Pods.
+        var seen = new Dictionary<string, TItem?>(StringComparer.Ordinal);
         string? next = null;
         string listVersion;
         while (true)
@@ -117,7 +118,7 @@ public sealed class Informer<TObject, TItem>
                 continue;
             }
             foreach (var item in page.Items)
-                seen[Key(item.Metadata.NamespaceProperty, item.Metadata.Name)] = item;
+                seen[Key(item.Metadata.NamespaceProperty, item.Metadata.Name)] = project(item);
             listVersion = page.ResourceVersion;
             if (string.IsNullOrEmpty(page.Continue))
                 break;
@@ -129,8 +130,8 @@ public sealed class Informer<TObject, TItem>
             if (items.TryRemove(key, out var gone))
                 Changed?.Invoke(gone, null);
         }
-        foreach (var item in seen.Values)
-            Apply(item);
+        foreach (var (key, projected) in seen)
+            Apply(key, projected);
         resourceVersion = listVersion;
         synced.TrySetResult();
     }
@@ -181,10 +182,10 @@ public sealed class Informer<TObject, TItem>
         progress.Succeeded();
     }
 
-    private void Apply(TObject value)
+    private void Apply(TObject value) => Apply(Key(value.Metadata.NamespaceProperty, value.Metadata.Name), project(value));
+
+    private void Apply(string key, TItem? projected)
     {
-        var key = Key(value.Metadata.NamespaceProperty, value.Metadata.Name);
-        var projected = project(value);
         TItem? old;
         if (projected is null)
         {
