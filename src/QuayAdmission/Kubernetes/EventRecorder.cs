@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using k8s;
 using k8s.Models;
 using QuayAdmission.Background;
 
@@ -10,7 +9,7 @@ namespace QuayAdmission.Kubernetes;
 /// queue, dropped when full), and each (object, reason) is recorded at most once per
 /// <see cref="Interval"/>, so a burst of Pods or a retry loop does not flood the API.
 /// </summary>
-public sealed class EventRecorder(IKubernetes kubernetes, BackgroundLoops loops, TimeProvider time) : BackgroundService
+public sealed class EventRecorder(KubernetesApi api, BackgroundLoops loops, TimeProvider time) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(10);
 
@@ -67,7 +66,7 @@ public sealed class EventRecorder(IKubernetes kubernetes, BackgroundLoops loops,
         {
             try
             {
-                await kubernetes.CoreV1.CreateNamespacedEventAsync(item, item.Metadata.NamespaceProperty, cancellationToken: stoppingToken);
+                await api.CreateEventAsync(item, stoppingToken);
                 progress.Succeeded();
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)

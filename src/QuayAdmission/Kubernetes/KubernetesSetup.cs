@@ -19,6 +19,7 @@ public static class KubernetesSetup
             config.HttpClientTimeout = ApiTimeout;
             return new k8s.Kubernetes(config);
         });
+        services.AddSingleton<KubernetesApi>();
         services.AddSingleton<ServiceAccountTokens>();
         return services;
     }

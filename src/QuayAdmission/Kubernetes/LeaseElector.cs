@@ -1,5 +1,4 @@
 using System.Net;
-using k8s;
 using k8s.Models;
 
 namespace QuayAdmission.Kubernetes;
@@ -13,7 +12,7 @@ namespace QuayAdmission.Kubernetes;
 /// Two additions: leading also ends when the caller's work stops making progress (the Lease is
 /// then released so a healthy replica takes over), and the Lease is released on shutdown.
 /// </summary>
-public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings settings, TimeProvider time, ILogger logger)
+public sealed class LeaseElector(KubernetesApi api, LeaseElectionSettings settings, TimeProvider time, ILogger logger)
 {
     private (string? Holder, DateTime? RenewTime, string? ResourceVersion) observed;
     private DateTimeOffset observedAt;
@@ -125,7 +124,7 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
         V1Lease lease;
         try
         {
-            lease = await kubernetes.CoordinationV1.ReadNamespacedLeaseAsync(settings.Name, settings.Namespace, cancellationToken: ct);
+            lease = await api.ReadLeaseAsync(settings.Namespace, settings.Name, ct);
         }
         catch (Exception e) when (e.IsStatus(HttpStatusCode.NotFound))
         {
@@ -155,7 +154,7 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
         spec.RenewTime = now.UtcDateTime;
         try
         {
-            var written = await kubernetes.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, settings.Name, settings.Namespace, cancellationToken: ct);
+            var written = await api.ReplaceLeaseAsync(lease, ct);
             Observe(written, now);
             return true;
         }
@@ -183,7 +182,7 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
         };
         try
         {
-            Observe(await kubernetes.CoordinationV1.CreateNamespacedLeaseAsync(lease, settings.Namespace, cancellationToken: ct), now);
+            Observe(await api.CreateLeaseAsync(lease, ct), now);
             return true;
         }
         catch (Exception e) when (e.IsStatus(HttpStatusCode.Conflict))
@@ -199,7 +198,7 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
         using var budget = new CancellationTokenSource(settings.RenewDeadline, time);
         try
         {
-            var lease = await kubernetes.CoordinationV1.ReadNamespacedLeaseAsync(settings.Name, settings.Namespace, cancellationToken: budget.Token);
+            var lease = await api.ReadLeaseAsync(settings.Namespace, settings.Name, budget.Token);
             if (lease.Spec?.HolderIdentity != settings.Identity)
                 return;
             // As client-go releases: holder empty, a one-second duration, renew and acquire time now.
@@ -208,7 +207,7 @@ public sealed class LeaseElector(IKubernetes kubernetes, LeaseElectionSettings s
             lease.Spec.LeaseDurationSeconds = 1;
             lease.Spec.AcquireTime = now;
             lease.Spec.RenewTime = now;
-            await kubernetes.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, settings.Name, settings.Namespace, cancellationToken: budget.Token);
+            await api.ReplaceLeaseAsync(lease, budget.Token);
             KubernetesLog.Released(logger, settings.Identity, settings.Name);
         }
         catch (Exception e)

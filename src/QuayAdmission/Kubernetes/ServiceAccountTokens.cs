@@ -1,12 +1,11 @@
 using System.Net;
-using k8s;
 using k8s.Models;
 using QuayAdmission.Quay;
 
 namespace QuayAdmission.Kubernetes;
 
 /// <summary>Short-lived tokens of a pod's ServiceAccount, minted for one audience through the TokenRequest API.</summary>
-public sealed class ServiceAccountTokens(IKubernetes kubernetes)
+public sealed class ServiceAccountTokens(KubernetesApi api)
 {
     // The API's minimum: the token only has to live for one exchange.
     private const long ExpirationSeconds = 600;
@@ -19,7 +18,7 @@ public sealed class ServiceAccountTokens(IKubernetes kubernetes)
         };
         try
         {
-            var issued = await kubernetes.CoreV1.CreateNamespacedServiceAccountTokenAsync(request, serviceAccount, ns, cancellationToken: ct);
+            var issued = await api.CreateTokenAsync(ns, serviceAccount, request, ct);
             return issued.Status?.Token is { Length: > 0 } token
                 ? token
                 : throw new TokenExchangeException($"TokenRequest for {ns}/{serviceAccount} returned no token");

@@ -1,7 +1,7 @@
-using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Options;
 using QuayAdmission.Background;
+using QuayAdmission.Kubernetes;
 using QuayAdmission.Kubernetes.Watching;
 using QuayAdmission.Observability;
 
@@ -19,11 +19,11 @@ public sealed class ManagedSecretCache : BackgroundService
     private readonly BackgroundLoops loops;
     private readonly Informer<V1Secret, ManagedSecret> informer;
 
-    public ManagedSecretCache(IKubernetes kubernetes, BackgroundLoops loops, IOptions<BackgroundOptions> options, QuayMetrics metrics, TimeProvider time)
+    public ManagedSecretCache(KubernetesApi api, BackgroundLoops loops, IOptions<BackgroundOptions> options, QuayMetrics metrics, TimeProvider time)
     {
         this.loops = loops;
         informer = new Informer<V1Secret, ManagedSecret>(
-            kubernetes, InformerSources.Secrets(PullSecretStore.ManagedSelector), ManagedSecret.From, options.Value.Informer, metrics, time);
+            api, InformerSources.Secrets(PullSecretStore.ManagedSelector), ManagedSecret.From, options.Value.Informer, metrics, time);
     }
 
     /// <summary>(old, new) for every change; see <see cref="Informer{TObject, TItem}.Changed"/>.</summary>

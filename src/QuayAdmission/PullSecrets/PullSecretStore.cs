@@ -1,12 +1,11 @@
 using System.Net;
-using k8s;
 using k8s.Models;
 using QuayAdmission.Kubernetes;
 
 namespace QuayAdmission.PullSecrets;
 
 /// <summary>The managed Secrets in the API. Conflicts surface as <see cref="SecretConflictException"/>.</summary>
-public sealed class PullSecretStore(IKubernetes kubernetes)
+public sealed class PullSecretStore(KubernetesApi api)
 {
     public static readonly string ManagedSelector = $"{WellKnown.ManagedByLabel}={WellKnown.ManagedByValue}";
 
@@ -14,7 +13,7 @@ public sealed class PullSecretStore(IKubernetes kubernetes)
     {
         try
         {
-            return await kubernetes.CoreV1.ReadNamespacedSecretAsync(name, ns, cancellationToken: ct);
+            return await api.ReadSecretAsync(ns, name, ct);
         }
         catch (Exception e) when (e.IsStatus(HttpStatusCode.NotFound))
         {
@@ -23,22 +22,21 @@ public sealed class PullSecretStore(IKubernetes kubernetes)
     }
 
     public Task<V1Secret> CreateAsync(V1Secret secret, CancellationToken ct) =>
-        OnConflict(() => kubernetes.CoreV1.CreateNamespacedSecretAsync(secret, secret.Metadata.NamespaceProperty, cancellationToken: ct));
+        OnConflict(() => api.CreateSecretAsync(secret, ct));
 
     /// <summary>Replaces the Secret only if it still has the resourceVersion it was read with.</summary>
     public Task<V1Secret> ReplaceAsync(V1Secret secret, CancellationToken ct) =>
-        OnConflict(() => kubernetes.CoreV1.ReplaceNamespacedSecretAsync(secret, secret.Metadata.Name, secret.Metadata.NamespaceProperty, cancellationToken: ct));
+        OnConflict(() => api.ReplaceSecretAsync(secret, ct));
 
     public async Task<IList<V1Secret>> ListManagedAsync(CancellationToken ct) =>
-        (await kubernetes.CoreV1.ListSecretForAllNamespacesAsync(labelSelector: ManagedSelector, cancellationToken: ct)).Items;
+        (await api.ListSecretsAsync(ManagedSelector, limit: null, continueToken: null, ct)).Items;
 
     /// <summary>Deletes the Secret if it still has <paramref name="resourceVersion"/>; false when it changed or is gone.</summary>
     public async Task<bool> DeleteAsync(string ns, string name, string resourceVersion, CancellationToken ct)
     {
         try
         {
-            await kubernetes.CoreV1.DeleteNamespacedSecretAsync(
-                name, ns, new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = resourceVersion } }, cancellationToken: ct);
+            await api.DeleteSecretAsync(ns, name, resourceVersion, ct);
             return true;
         }
         catch (Exception e) when (e.IsStatus(HttpStatusCode.NotFound) || e.IsStatus(HttpStatusCode.Conflict))

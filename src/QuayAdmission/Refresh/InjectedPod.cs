@@ -1,4 +1,4 @@
-using k8s.Models;
+using QuayAdmission.Kubernetes;
 using QuayAdmission.PullSecrets;
 
 namespace QuayAdmission.Refresh;
@@ -23,7 +23,7 @@ public sealed record InjectedPod(
     /// <summary>A finished Pod pulls nothing again: its Secrets may be collected.</summary>
     public bool IsActive => Phase is not ("Succeeded" or "Failed");
 
-    public static InjectedPod? From(V1Pod pod)
+    public static InjectedPod? From(PodView pod)
     {
         if (pod.Metadata?.Name is null || pod.Metadata.NamespaceProperty is null)
             return null;

@@ -1,5 +1,4 @@
 using System.Net;
-using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Options;
 using QuayAdmission.Admission;
@@ -22,7 +21,7 @@ namespace QuayAdmission.Refresh;
 /// re-create and delete through one path.
 /// </summary>
 public sealed class Refresher(
-    IKubernetes kubernetes,
+    KubernetesApi api,
     ManagedSecretCache secrets,
     PullSecretStore store,
     PullSecretProvisioner provisioner,
@@ -67,7 +66,7 @@ public sealed class Refresher(
         if (!settings.Enabled)
             return Task.CompletedTask;
         secrets.Changed += (old, changed) => Volatile.Read(ref term)?.Queue.Add((changed ?? old)!.Id);
-        var elector = new LeaseElector(kubernetes, settings.Election, time, logger);
+        var elector = new LeaseElector(api, settings.Election, time, logger);
         return loops.RunAsync("leader-election", (_, ct) => elector.RunAsync(LeadAsync, Healthy, ct), stoppingToken);
     }
 
@@ -90,7 +89,7 @@ public sealed class Refresher(
     {
         RefreshLog.Leading(logger, settings.EffectiveIdentity, settings.LeaseName);
         var current = new Term(new WorkQueue(time, settings.BackoffBase, settings.BackoffMax), new PodIndex(),
-            new Informer<V1Pod, InjectedPod>(kubernetes, InformerSources.Pods(InjectedSelector), InjectedPod.From, backgroundOptions.Value.Informer, metrics, time));
+            new Informer<PodView, InjectedPod>(api, InformerSources.Pods(InjectedSelector), InjectedPod.From, backgroundOptions.Value.Informer, metrics, time));
         current.Pods.Changed += (old, changed) =>
         {
             foreach (var id in current.Index.Update(old, changed))
@@ -268,7 +267,7 @@ public sealed class Refresher(
         string? next = null;
         do
         {
-            var page = await kubernetes.CoreV1.ListNamespacedPodAsync(ns, limit: PageSize, continueParameter: next, cancellationToken: ct);
+            var page = await api.ListPodsAsync(ns, labelSelector: null, PageSize, next, ct);
             if (page.Items.Any(pod => pod.Status?.Phase is not ("Succeeded" or "Failed")
                 && (pod.Spec?.ImagePullSecrets ?? []).Any(reference => reference.Name == name)))
                 return true;
@@ -300,7 +299,7 @@ public sealed class Refresher(
     }
 
     /// <summary>What one leadership term owns; a new term starts from fresh caches and an empty queue.</summary>
-    private sealed class Term(WorkQueue queue, PodIndex index, Informer<V1Pod, InjectedPod> pods)
+    private sealed class Term(WorkQueue queue, PodIndex index, Informer<PodView, InjectedPod> pods)
     {
         private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -308,7 +307,7 @@ public sealed class Refresher(
 
         public PodIndex Index { get; } = index;
 
-        public Informer<V1Pod, InjectedPod> Pods { get; } = pods;
+        public Informer<PodView, InjectedPod> Pods { get; } = pods;
 
         public Task Synced => synced.Task;
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
@@ -38,7 +37,7 @@ public sealed record ScopeAnnotations(string? RobotAccounts, string? Inject, str
 /// An entry older than ScopeCacheTtl is still served while one background read refreshes it.
 /// </summary>
 public sealed class ScopeReader(
-    IKubernetes kubernetes, IMemoryCache cache, TimeProvider time, IOptions<ScopeOptions> options, ILogger<ScopeReader> logger)
+    KubernetesApi api, IMemoryCache cache, TimeProvider time, IOptions<ScopeOptions> options, ILogger<ScopeReader> logger)
 {
     // Deleted ServiceAccounts and Namespaces leave the cache once nobody asked for them a while.
     private static readonly TimeSpan Idle = TimeSpan.FromHours(1);
@@ -87,8 +86,8 @@ public sealed class ScopeReader(
         try
         {
             annotations = ScopeAnnotations.From(key.Kind == "Namespace"
-                ? (await kubernetes.CoreV1.ReadNamespaceAsync(key.Name)).Metadata
-                : (await kubernetes.CoreV1.ReadNamespacedServiceAccountAsync(key.Name, key.Namespace)).Metadata);
+                ? (await api.ReadNamespaceAsync(key.Name, CancellationToken.None)).Metadata
+                : (await api.ReadServiceAccountAsync(key.Namespace, key.Name, CancellationToken.None)).Metadata);
             Remember(key, annotations);
         }
         catch (Exception e) when (e.IsStatus(HttpStatusCode.NotFound))

@@ -110,7 +110,7 @@ internal sealed class Election : IAsyncDisposable
         var client = new k8s.Kubernetes(Kube.ClientConfiguration(), network);
         var settings = new LeaseElectionSettings(Namespace, LeaseName, identity, LeaseDuration, RenewDeadline, RetryPeriod);
         var log = new FakeLogCollector();
-        var candidate = new Candidate(identity, new LeaseElector(client, settings, Clock, new FakeLogger(log)), client, network, work) { Log = log };
+        var candidate = new Candidate(identity, new LeaseElector(new KubernetesApi(client), settings, Clock, new FakeLogger(log)), client, network, work) { Log = log };
         candidates.Add(candidate);
         return candidate;
     }

@@ -2,6 +2,7 @@ using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using QuayAdmission.Background;
+using QuayAdmission.Kubernetes;
 using QuayAdmission.Kubernetes.Watching;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Tests.Fakes;
@@ -45,7 +46,7 @@ internal sealed class SecretInformer : IAsyncDisposable
         client = new k8s.Kubernetes(kube.ClientConfiguration());
         loops = new BackgroundLoops(metrics.Metrics, Options.Create(Backoff), clock, NullLogger<BackgroundLoops>.Instance);
         var secrets = InformerSources.Secrets(PullSecretStore.ManagedSelector);
-        Informer = new Informer<V1Secret, SecretItem>(client, source?.Invoke(secrets) ?? secrets, Project, Watch, metrics.Metrics, clock);
+        Informer = new Informer<V1Secret, SecretItem>(new KubernetesApi(client), source?.Invoke(secrets) ?? secrets, Project, Watch, metrics.Metrics, clock);
         Informer.Changed += (old, @new) =>
         {
             lock (gate)

@@ -20,7 +20,7 @@ public sealed class Informer<TObject, TItem>
 {
     private const int PageSize = 500;
 
-    private readonly IKubernetes kubernetes;
+    private readonly KubernetesApi api;
     private readonly InformerSource<TObject> source;
     private readonly Func<TObject, TItem?> project;
     private readonly WatchClient watch;
@@ -31,15 +31,15 @@ public sealed class Informer<TObject, TItem>
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? resourceVersion;
 
-    public Informer(IKubernetes kubernetes, InformerSource<TObject> source, Func<TObject, TItem?> project, InformerSettings settings, QuayMetrics metrics, TimeProvider time)
+    public Informer(KubernetesApi api, InformerSource<TObject> source, Func<TObject, TItem?> project, InformerSettings settings, QuayMetrics metrics, TimeProvider time)
     {
-        this.kubernetes = kubernetes;
+        this.api = api;
         this.source = source;
         this.project = project;
         this.settings = settings;
         this.metrics = metrics;
         this.time = time;
-        watch = new WatchClient(kubernetes);
+        watch = new WatchClient(api);
     }
 
     /// <summary>
@@ -108,7 +108,7 @@ public sealed class Informer<TObject, TItem>
             ListPage<TObject> page;
             try
             {
-                page = await source.List(kubernetes, next, PageSize, ct);
+                page = await source.List(api, next, PageSize, ct);
             }
             catch (Exception e) when (next is not null && e.IsStatus(HttpStatusCode.Gone))
             {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using k8s;
 using k8s.Models;
 
@@ -14,7 +15,7 @@ public sealed record InformerSource<T>(
     string Resource,
     string ListPath,
     string? LabelSelector,
-    Func<IKubernetes, string? /* continue */, int /* limit */, CancellationToken, Task<ListPage<T>>> List,
+    Func<KubernetesApi, string? /* continue */, int /* limit */, CancellationToken, Task<ListPage<T>>> List,
     Func<string, T> Decode)
     where T : IKubernetesObject<V1ObjectMeta>;
 
@@ -25,21 +26,21 @@ public static class InformerSources
         "secrets",
         "api/v1/secrets",
         labelSelector,
-        async (kubernetes, next, limit, ct) =>
+        async (api, next, limit, ct) =>
         {
-            var list = await kubernetes.CoreV1.ListSecretForAllNamespacesAsync(labelSelector: labelSelector, limit: limit, continueParameter: next, cancellationToken: ct);
+            var list = await api.ListSecretsAsync(labelSelector, limit, next, ct);
             return new ListPage<V1Secret>(list.Items, list.Metadata.ResourceVersion, list.Metadata.ContinueProperty);
         },
-        json => KubernetesJson.Deserialize<V1Secret>(json));
+        json => JsonSerializer.Deserialize(json, KubernetesJsonContext.Default.V1Secret)!);
 
-    public static InformerSource<V1Pod> Pods(string labelSelector) => new(
+    public static InformerSource<PodView> Pods(string labelSelector) => new(
         "pods",
         "api/v1/pods",
         labelSelector,
-        async (kubernetes, next, limit, ct) =>
+        async (api, next, limit, ct) =>
         {
-            var list = await kubernetes.CoreV1.ListPodForAllNamespacesAsync(labelSelector: labelSelector, limit: limit, continueParameter: next, cancellationToken: ct);
-            return new ListPage<V1Pod>(list.Items, list.Metadata.ResourceVersion, list.Metadata.ContinueProperty);
+            var list = await api.ListPodsAsync(ns: null, labelSelector, limit, next, ct);
+            return new ListPage<PodView>(list.Items, list.Metadata.ResourceVersion, list.Metadata.ContinueProperty);
         },
-        json => KubernetesJson.Deserialize<V1Pod>(json));
+        json => JsonSerializer.Deserialize(json, KubernetesJsonContext.Default.PodView)!);
 }

@@ -1,29 +1,25 @@
 using System.Net;
 using System.Text.Json;
-using k8s;
 
 namespace QuayAdmission.Kubernetes.Watching;
 
 /// <summary>
 /// One watch request and its stream of newline-delimited events, written here because
-/// KubernetesClient.Aot has no Watcher. The request goes through the client's own HttpClient and
-/// credentials, so TLS, the bearer token and any test handlers are the same as for typed calls.
+/// KubernetesClient.Aot has no Watcher. The request goes through <see cref="KubernetesApi"/>, so TLS,
+/// the bearer token and any test handlers are the same as for every other call.
 /// </summary>
-public sealed class WatchClient(IKubernetes kubernetes)
+public sealed class WatchClient(KubernetesApi api)
 {
-    private readonly k8s.Kubernetes client = kubernetes as k8s.Kubernetes
-        ?? throw new ArgumentException("watches need the concrete k8s.Kubernetes client", nameof(kubernetes));
-
     /// <summary>
     /// Opens <paramref name="relativeUri"/> (a list URL with <c>watch=true</c>) and hands each event
     /// line to <paramref name="onEvent"/> until the server ends the stream. A non-2xx answer throws
-    /// <see cref="WatchFailedException"/>; the client's timeout applies to the headers only, the
-    /// stream itself is bounded by the caller's token.
+    /// <see cref="WatchFailedException"/>; the client's timeout applies to the headers only (without
+    /// it a watch whose answer never comes would wait for the caller's much longer bound), the stream
+    /// itself is bounded by the caller's token.
     /// </summary>
     public async Task ReadAsync(string relativeUri, Action<WatchLine> onEvent, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, relativeUri));
-        using var response = await SendAsync(request, ct);
+        using var response = await api.OpenWatchAsync(relativeUri, ct);
         if (!response.IsSuccessStatusCode)
             throw new WatchFailedException(response.StatusCode);
 
@@ -34,17 +30,6 @@ public sealed class WatchClient(IKubernetes kubernetes)
             if (line.Length > 0)
                 onEvent(WatchLine.Parse(line));
         }
-    }
-
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
-    {
-        // KubernetesClient applies its timeout to every call but watches (its HttpClient has none), so
-        // without this a watch whose answer never comes would wait for the caller's much longer bound.
-        using var headers = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        headers.CancelAfter(client.HttpClientTimeout);
-        if (client.Credentials is { } credentials)
-            await credentials.ProcessHttpRequestAsync(request, headers.Token);
-        return await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
     }
 }
 

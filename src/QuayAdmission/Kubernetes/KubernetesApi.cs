@@ -1,0 +1,164 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace QuayAdmission.Kubernetes;
+
+/// <summary>
+/// The Kubernetes API calls the webhook makes, and only those, sent through the configured client's
+/// HttpClient and credentials (so TLS, the bearer token, its refresh and any test handler are the
+/// client's) but not through its typed operations. Those decode every answer through
+/// KubernetesClient.Aot's one source-generated context, which names all ~800 models: calling any one
+/// of them keeps every model in the native image, about 21 MB of a 38 MB executable, and the runtime
+/// rehydrates their type data into memory at every start (bench/notes.md). Our context names the
+/// dozen types below. Failures surface as the client's own <see cref="HttpOperationException"/>, and a
+/// call that outlives <see cref="k8s.Kubernetes.HttpClientTimeout"/> as a <see cref="TaskCanceledException"/>,
+/// exactly as the typed operations did.
+/// </summary>
+public sealed class KubernetesApi
+{
+    private static readonly MediaTypeHeaderValue Json = MediaTypeHeaderValue.Parse("application/json; charset=utf-8");
+    private static readonly KubernetesJsonContext Context = KubernetesJsonContext.Default;
+
+    private readonly k8s.Kubernetes client;
+
+    public KubernetesApi(IKubernetes kubernetes) =>
+        client = kubernetes as k8s.Kubernetes
+            ?? throw new ArgumentException("the API needs the concrete k8s.Kubernetes client for its HttpClient and credentials", nameof(kubernetes));
+
+    public TimeSpan Timeout => client.HttpClientTimeout;
+
+    public Task<V1Secret> ReadSecretAsync(string ns, string name, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Path("api/v1/namespaces", ns, "secrets", name), null, Context.V1Secret, ct);
+
+    public Task<V1Secret> CreateSecretAsync(V1Secret secret, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Path("api/v1/namespaces", secret.Metadata.NamespaceProperty, "secrets"), Body(secret, Context.V1Secret), Context.V1Secret, ct);
+
+    public Task<V1Secret> ReplaceSecretAsync(V1Secret secret, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, Path("api/v1/namespaces", secret.Metadata.NamespaceProperty, "secrets", secret.Metadata.Name), Body(secret, Context.V1Secret), Context.V1Secret, ct);
+
+    /// <summary>Deletes the Secret only if it still has <paramref name="resourceVersion"/> (a 409 otherwise).</summary>
+    public Task DeleteSecretAsync(string ns, string name, string resourceVersion, CancellationToken ct)
+    {
+        var options = new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = resourceVersion } };
+        return SendAsync(HttpMethod.Delete, Path("api/v1/namespaces", ns, "secrets", name), Body(options, Context.V1DeleteOptions), ct);
+    }
+
+    /// <summary>One page of Secrets in every namespace.</summary>
+    public Task<V1SecretList> ListSecretsAsync(string? labelSelector, int? limit, string? continueToken, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "api/v1/secrets" + Query(labelSelector, limit, continueToken), null, Context.V1SecretList, ct);
+
+    /// <summary>One page of Pods, in <paramref name="ns"/> or, when null, in every namespace; only the fields <see cref="PodView"/> keeps.</summary>
+    public Task<PodViewList> ListPodsAsync(string? ns, string? labelSelector, int? limit, string? continueToken, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, (ns is null ? "api/v1/pods" : Path("api/v1/namespaces", ns, "pods")) + Query(labelSelector, limit, continueToken), null, Context.PodViewList, ct);
+
+    public Task<V1ServiceAccount> ReadServiceAccountAsync(string ns, string name, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Path("api/v1/namespaces", ns, "serviceaccounts", name), null, Context.V1ServiceAccount, ct);
+
+    public Task<V1Namespace> ReadNamespaceAsync(string name, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Path("api/v1/namespaces", name), null, Context.V1Namespace, ct);
+
+    public Task<Authenticationv1TokenRequest> CreateTokenAsync(string ns, string serviceAccount, Authenticationv1TokenRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Path("api/v1/namespaces", ns, "serviceaccounts", serviceAccount, "token"), Body(request, Context.Authenticationv1TokenRequest), Context.Authenticationv1TokenRequest, ct);
+
+    public Task<Corev1Event> CreateEventAsync(Corev1Event item, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Path("api/v1/namespaces", item.Metadata.NamespaceProperty, "events"), Body(item, Context.Corev1Event), Context.Corev1Event, ct);
+
+    public Task<V1Lease> ReadLeaseAsync(string ns, string name, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Path("apis/coordination.k8s.io/v1/namespaces", ns, "leases", name), null, Context.V1Lease, ct);
+
+    public Task<V1Lease> CreateLeaseAsync(V1Lease lease, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Path("apis/coordination.k8s.io/v1/namespaces", lease.Metadata.NamespaceProperty, "leases"), Body(lease, Context.V1Lease), Context.V1Lease, ct);
+
+    /// <summary>Replaces the Lease only if it still has the resourceVersion it was read with (a 409 otherwise).</summary>
+    public Task<V1Lease> ReplaceLeaseAsync(V1Lease lease, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, Path("apis/coordination.k8s.io/v1/namespaces", lease.Metadata.NamespaceProperty, "leases", lease.Metadata.Name), Body(lease, Context.V1Lease), Context.V1Lease, ct);
+
+    /// <summary>
+    /// Opens a watch (<paramref name="relativeUri"/> with <c>watch=true</c>) and returns once its
+    /// headers arrive. The client's timeout bounds the headers only; the stream is the caller's.
+    /// </summary>
+    public async Task<HttpResponseMessage> OpenWatchAsync(string relativeUri, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, relativeUri));
+        using var headers = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        headers.CancelAfter(client.HttpClientTimeout);
+        if (client.Credentials is { } credentials)
+            await credentials.ProcessHttpRequestAsync(request, headers.Token);
+        return await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
+    }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string relativeUri, HttpContent? body, JsonTypeInfo<T> answer, CancellationToken ct)
+    {
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        call.CancelAfter(client.HttpClientTimeout);
+        using var response = await SendCoreAsync(method, relativeUri, body, call.Token);
+        await using var stream = await response.Content.ReadAsStreamAsync(call.Token);
+        return await JsonSerializer.DeserializeAsync(stream, answer, call.Token)
+            ?? throw new InvalidDataException($"{method} {relativeUri} answered null");
+    }
+
+    private async Task SendAsync(HttpMethod method, string relativeUri, HttpContent? body, CancellationToken ct)
+    {
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        call.CancelAfter(client.HttpClientTimeout);
+        using var response = await SendCoreAsync(method, relativeUri, body, call.Token);
+    }
+
+    private async Task<HttpResponseMessage> SendCoreAsync(HttpMethod method, string relativeUri, HttpContent? body, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(client.BaseUri, relativeUri))
+        {
+            Version = HttpVersion.Version20,
+            Content = body,
+        };
+        if (client.Credentials is { } credentials)
+            await credentials.ProcessHttpRequestAsync(request, ct);
+        var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (response.IsSuccessStatusCode)
+            return response;
+
+        // The status and reason are all callers read; the body (a Status object) is dropped, so
+        // nothing the API echoed back can travel on in an exception.
+        using (response)
+        {
+            throw new HttpOperationException($"{method} answered {(int)response.StatusCode}")
+            {
+                Response = new HttpResponseMessageWrapper(response, string.Empty),
+            };
+        }
+    }
+
+    private static ByteArrayContent Body<T>(T value, JsonTypeInfo<T> info)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, info));
+        content.Headers.ContentType = Json;
+        return content;
+    }
+
+    /// <summary>A path from a fixed prefix and name segments, each escaped.</summary>
+    private static string Path(string prefix, params string[] segments)
+    {
+        var path = new StringBuilder(prefix);
+        foreach (var segment in segments)
+            path.Append('/').Append(Uri.EscapeDataString(segment));
+        return path.ToString();
+    }
+
+    private static string Query(string? labelSelector, int? limit, string? continueToken)
+    {
+        var query = new List<string>(3);
+        if (labelSelector is not null)
+            query.Add("labelSelector=" + Uri.EscapeDataString(labelSelector));
+        if (limit is { } n)
+            query.Add("limit=" + n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (continueToken is not null)
+            query.Add("continue=" + Uri.EscapeDataString(continueToken));
+        return query.Count == 0 ? "" : "?" + string.Join('&', query);
+    }
+}
