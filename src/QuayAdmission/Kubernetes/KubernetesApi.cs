@@ -123,10 +123,12 @@ public sealed class KubernetesApi
         if (response.IsSuccessStatusCode)
             return response;
 
-        // The status and reason are all callers read; the body (a Status object) is dropped, so
-        // nothing the API echoed back can travel on in an exception.
+        // The status and reason are all callers read; the body (a Status object) is read to its end,
+        // so an answer cut off mid-body is a fault and not a status, and then dropped, so nothing
+        // the API echoed back can travel on in an exception.
         using (response)
         {
+            await response.Content.ReadAsByteArrayAsync(ct);
             throw new HttpOperationException($"{method} answered {(int)response.StatusCode}")
             {
                 Response = new HttpResponseMessageWrapper(response, string.Empty),
