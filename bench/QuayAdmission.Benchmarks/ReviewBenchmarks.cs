@@ -38,7 +38,7 @@ public class ReviewBenchmarks
         });
         builder.AddQuayAdmission();
         // Never called: the key is cached and the pod says inject "true", so no scope is read.
-        builder.Services.AddSingleton<k8s.IKubernetes>(new k8s.Kubernetes(new k8s.KubernetesClientConfiguration { Host = "http://127.0.0.1:9" }));
+        builder.Services.AddSingleton(new k8s.KubernetesClientConfiguration { Host = "http://127.0.0.1:9" });
         app = builder.Build();
         injector = app.Services.GetRequiredService<PullSecretInjector>();
         // The token is cached as the Secret watch would have it.

@@ -1,37 +1,60 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using k8s;
+using k8s.Authentication;
 using k8s.Autorest;
 using k8s.Models;
 
 namespace QuayAdmission.Kubernetes;
 
 /// <summary>
-/// The Kubernetes API calls the webhook makes, and only those, sent through the configured client's
-/// HttpClient and credentials (so TLS, the bearer token, its refresh and any test handler are the
-/// client's) but not through its typed operations. Those decode every answer through
-/// KubernetesClient.Aot's one source-generated context, which names all ~800 models: calling any one
-/// of them keeps every model in the native image, about 21 MB of a 38 MB executable, and the runtime
-/// rehydrates their type data into memory at every start (bench/notes.md). Our context names the
-/// dozen types below. Failures surface as the client's own <see cref="HttpOperationException"/>, and a
-/// call that outlives <see cref="k8s.Kubernetes.HttpClientTimeout"/> as a <see cref="TaskCanceledException"/>,
-/// exactly as the typed operations did.
+/// The Kubernetes API calls the webhook makes, and only those, over an HttpClient built from the
+/// client library's configuration (in-cluster or kubeconfig: the server, its CA, the bearer token and
+/// its refresh, client certificates). Neither the library's <c>Kubernetes</c> class nor its typed
+/// operations are used: both reach KubernetesClient.Aot's one source-generated JSON context, which
+/// names all ~800 models, so either keeps every model in the native image (17 MB of a 37 MB
+/// executable) and has the runtime rehydrate their type data at every start (bench/notes.md). Our
+/// context names the dozen types below. Failures surface as the library's own
+/// <see cref="HttpOperationException"/>, and a call that outlives <see cref="Timeout"/> as a
+/// <see cref="TaskCanceledException"/>, as they did with the typed operations.
 /// </summary>
-public sealed class KubernetesApi
+public sealed class KubernetesApi : IDisposable
 {
     private static readonly MediaTypeHeaderValue Json = MediaTypeHeaderValue.Parse("application/json; charset=utf-8");
     private static readonly KubernetesJsonContext Context = KubernetesJsonContext.Default;
 
-    private readonly k8s.Kubernetes client;
+    private readonly Uri baseUri;
+    private readonly HttpClient http;
+    private readonly ServiceClientCredentials? credentials;
 
-    public KubernetesApi(IKubernetes kubernetes) =>
-        client = kubernetes as k8s.Kubernetes
-            ?? throw new ArgumentException("the API needs the concrete k8s.Kubernetes client for its HttpClient and credentials", nameof(kubernetes));
+    /// <param name="config">The server and how to trust and authenticate to it.</param>
+    /// <param name="handler">A handler between this client and the network (tests use one to cut the network).</param>
+    public KubernetesApi(KubernetesClientConfiguration config, DelegatingHandler? handler = null)
+    {
+        if (!Uri.TryCreate(config.Host, UriKind.Absolute, out var host))
+            throw new ArgumentException($"the Kubernetes API server '{config.Host}' is not an absolute URL", nameof(config));
+        baseUri = new Uri(host.AbsoluteUri.TrimEnd('/') + "/");
+        Timeout = config.HttpClientTimeout;
+        credentials = Credentials(config);
 
-    public TimeSpan Timeout => client.HttpClientTimeout;
+        HttpMessageHandler network = Network(config);
+        if (handler is not null)
+        {
+            handler.InnerHandler = network;
+            network = handler;
+        }
+        // Each call has its own deadline (Timeout) and watches have none, so the client has none.
+        http = new HttpClient(network) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+    }
+
+    /// <summary>How long one call may take, headers and body; for a watch, its headers only.</summary>
+    public TimeSpan Timeout { get; set; }
+
+    public void Dispose() => http.Dispose();
 
     public Task<V1Secret> ReadSecretAsync(string ns, string name, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, Path("api/v1/namespaces", ns, "secrets", name), null, Context.V1Secret, ct);
@@ -85,18 +108,18 @@ public sealed class KubernetesApi
     /// </summary>
     public async Task<HttpResponseMessage> OpenWatchAsync(string relativeUri, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, relativeUri));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, relativeUri));
         using var headers = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        headers.CancelAfter(client.HttpClientTimeout);
-        if (client.Credentials is { } credentials)
+        headers.CancelAfter(Timeout);
+        if (credentials is not null)
             await credentials.ProcessHttpRequestAsync(request, headers.Token);
-        return await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
+        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
     }
 
     private async Task<T> SendAsync<T>(HttpMethod method, string relativeUri, HttpContent? body, JsonTypeInfo<T> answer, CancellationToken ct)
     {
         using var call = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        call.CancelAfter(client.HttpClientTimeout);
+        call.CancelAfter(Timeout);
         using var response = await SendCoreAsync(method, relativeUri, body, call.Token);
         await using var stream = await response.Content.ReadAsStreamAsync(call.Token);
         return await JsonSerializer.DeserializeAsync(stream, answer, call.Token)
@@ -106,20 +129,20 @@ public sealed class KubernetesApi
     private async Task SendAsync(HttpMethod method, string relativeUri, HttpContent? body, CancellationToken ct)
     {
         using var call = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        call.CancelAfter(client.HttpClientTimeout);
+        call.CancelAfter(Timeout);
         using var response = await SendCoreAsync(method, relativeUri, body, call.Token);
     }
 
     private async Task<HttpResponseMessage> SendCoreAsync(HttpMethod method, string relativeUri, HttpContent? body, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(method, new Uri(client.BaseUri, relativeUri))
+        using var request = new HttpRequestMessage(method, new Uri(baseUri, relativeUri))
         {
             Version = HttpVersion.Version20,
             Content = body,
         };
-        if (client.Credentials is { } credentials)
+        if (credentials is not null)
             await credentials.ProcessHttpRequestAsync(request, ct);
-        var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
         if (response.IsSuccessStatusCode)
             return response;
 
@@ -134,6 +157,55 @@ public sealed class KubernetesApi
                 Response = new HttpResponseMessageWrapper(response, string.Empty),
             };
         }
+    }
+
+    /// <summary>As the library's own client: the token (refreshed from its file in a Pod), else basic auth.</summary>
+    private static ServiceClientCredentials? Credentials(KubernetesClientConfiguration config) => config switch
+    {
+        { TokenProvider: { } provider } => new TokenCredentials(provider),
+        { AccessToken: { Length: > 0 } token } => new TokenCredentials(token),
+        { Username: { Length: > 0 } user } => new BasicAuthenticationCredentials { UserName = user, Password = config.Password },
+        _ => null,
+    };
+
+    private static SocketsHttpHandler Network(KubernetesClientConfiguration config)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+            KeepAlivePingDelay = TimeSpan.FromMinutes(3),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+        };
+        if (config.SkipTlsVerify)
+        {
+            // Only a kubeconfig's own insecure-skip-tls-verify gets here (never in-cluster), as with kubectl.
+#pragma warning disable CA5359
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+#pragma warning restore CA5359
+        }
+        else if (config.SslCaCerts is { Count: > 0 } authorities)
+        {
+            // The cluster's CA is the only trust anchor for the API server; the host name is checked as usual.
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.AddRange(authorities);
+            handler.SslOptions.CertificateChainPolicy = policy;
+        }
+        if (ClientCertificate(config) is { } certificate)
+            handler.SslOptions.ClientCertificates = [certificate];
+        return handler;
+    }
+
+    /// <summary>A kubeconfig's client certificate and key, inline (base64 PEM) or in files.</summary>
+    private static X509Certificate2? ClientCertificate(KubernetesClientConfiguration config)
+    {
+        var certificate = Pem(config.ClientCertificateData, config.ClientCertificateFilePath);
+        var key = Pem(config.ClientCertificateKeyData, config.ClientKeyFilePath);
+        return certificate is null || key is null ? null : X509Certificate2.CreateFromPem(certificate, key);
+
+        static string? Pem(string? data, string? path) =>
+            !string.IsNullOrEmpty(data) ? Encoding.UTF8.GetString(Convert.FromBase64String(data))
+            : !string.IsNullOrEmpty(path) ? File.ReadAllText(path)
+            : null;
     }
 
     private static ByteArrayContent Body<T>(T value, JsonTypeInfo<T> info)

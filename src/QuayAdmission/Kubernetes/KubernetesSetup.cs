@@ -11,15 +11,15 @@ public static class KubernetesSetup
     /// <summary>In-cluster configuration when running in a pod, else KUBECONFIG or ~/.kube/config.</summary>
     public static IServiceCollection AddKubernetesClient(this IServiceCollection services)
     {
-        services.AddSingleton<IKubernetes>(_ =>
+        services.AddSingleton(_ =>
         {
             var config = KubernetesClientConfiguration.IsInCluster()
                 ? KubernetesClientConfiguration.InClusterConfig()
                 : KubernetesClientConfiguration.BuildConfigFromConfigFile(Environment.GetEnvironmentVariable("KUBECONFIG"));
             config.HttpClientTimeout = ApiTimeout;
-            return new k8s.Kubernetes(config);
+            return config;
         });
-        services.AddSingleton<KubernetesApi>();
+        services.AddSingleton(sp => new KubernetesApi(sp.GetRequiredService<KubernetesClientConfiguration>()));
         services.AddSingleton<ServiceAccountTokens>();
         return services;
     }

@@ -233,7 +233,7 @@ public sealed class FakeKubernetesApiWatchTests : FakeKubernetesApiFixture
         // KubernetesClient.Aot has no watcher of its own: the webhook reads watches with WatchClient.
         var seen = new List<(string, string)>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var reading = Task.Run(() => new QuayAdmission.Kubernetes.Watching.WatchClient(new QuayAdmission.Kubernetes.KubernetesApi(Client)).ReadAsync(
+        var reading = Task.Run(() => new QuayAdmission.Kubernetes.Watching.WatchClient(new QuayAdmission.Kubernetes.KubernetesApi(Api.ClientConfiguration())).ReadAsync(
             "api/v1/namespaces/team-a/secrets?watch=true&resourceVersion=0",
             line =>
             {

@@ -137,16 +137,12 @@ internal static class DependencyFaults
 
     internal static void WithApiTimeout(IServiceCollection services)
     {
-        var fake = services.Last(d => d.ServiceType == typeof(IKubernetes));
-        services.AddSingleton<IKubernetes>(sp =>
+        var fake = services.Last(d => d.ServiceType == typeof(KubernetesClientConfiguration));
+        services.AddSingleton(sp =>
         {
-            using var original = (k8s.Kubernetes)fake.ImplementationFactory!(sp);
-            return new k8s.Kubernetes(new KubernetesClientConfiguration
-            {
-                Host = original.BaseUri.ToString(),
-                AccessToken = FakeKubernetesApi.AdminToken,
-                HttpClientTimeout = ApiTimeout,
-            });
+            var config = (KubernetesClientConfiguration)fake.ImplementationFactory!(sp);
+            config.HttpClientTimeout = ApiTimeout;
+            return config;
         });
     }
 }

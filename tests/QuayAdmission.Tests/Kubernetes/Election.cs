@@ -107,10 +107,10 @@ internal sealed class Election : IAsyncDisposable
     private Candidate Add(string identity, Func<CancellationToken, Task>? work)
     {
         var network = new Partition();
-        var client = new k8s.Kubernetes(Kube.ClientConfiguration(), network);
+        var client = new KubernetesApi(Kube.ClientConfiguration(), network);
         var settings = new LeaseElectionSettings(Namespace, LeaseName, identity, LeaseDuration, RenewDeadline, RetryPeriod);
         var log = new FakeLogCollector();
-        var candidate = new Candidate(identity, new LeaseElector(new KubernetesApi(client), settings, Clock, new FakeLogger(log)), client, network, work) { Log = log };
+        var candidate = new Candidate(identity, new LeaseElector(client, settings, Clock, new FakeLogger(log)), client, network, work) { Log = log };
         candidates.Add(candidate);
         return candidate;
     }
@@ -121,14 +121,14 @@ internal sealed class Candidate : IAsyncDisposable
 {
     private readonly CancellationTokenSource stopping = new();
     private readonly LeaseElector elector;
-    private readonly k8s.Kubernetes client;
+    private readonly KubernetesApi client;
     private readonly Func<CancellationToken, Task>? work;
     private int terms;
     private int working;
     private volatile bool healthy = true;
     private Task run = Task.CompletedTask;
 
-    public Candidate(string identity, LeaseElector elector, k8s.Kubernetes client, Partition network, Func<CancellationToken, Task>? work)
+    public Candidate(string identity, LeaseElector elector, KubernetesApi client, Partition network, Func<CancellationToken, Task>? work)
     {
         Identity = identity;
         this.elector = elector;
@@ -161,8 +161,8 @@ internal sealed class Candidate : IAsyncDisposable
     /// <summary>The client's timeout for each API call: KubernetesClient's 100 s unless a test shortens it.</summary>
     public TimeSpan ClientTimeout
     {
-        get => client.HttpClientTimeout;
-        set => client.HttpClientTimeout = value;
+        get => client.Timeout;
+        set => client.Timeout = value;
     }
 
     public bool IsRunning => !run.IsCompleted;

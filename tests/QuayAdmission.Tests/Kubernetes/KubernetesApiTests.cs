@@ -4,7 +4,10 @@ using System.Text.Json;
 using k8s.Autorest;
 using k8s.Models;
 using QuayAdmission.Kubernetes;
+using Microsoft.AspNetCore.Http;
+using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.FakesTests;
+using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.Tests.Kubernetes;
 
@@ -15,7 +18,9 @@ namespace QuayAdmission.Tests.Kubernetes;
 /// </summary>
 public sealed class KubernetesApiTests : FakeKubernetesApiFixture
 {
-    private KubernetesApi Kube => new(Client);
+    private KubernetesApi? kube;
+
+    private KubernetesApi Kube => kube ??= new(Api.ClientConfiguration());
 
     [Fact]
     public async Task A_Secret_is_created_read_replaced_and_deleted_with_its_bytes_and_resourceVersion()
@@ -120,13 +125,44 @@ public sealed class KubernetesApiTests : FakeKubernetesApiFixture
         listener.Start();
         // A server that accepts and never answers.
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        using var client = new k8s.Kubernetes(new k8s.KubernetesClientConfiguration
+        using var api = new KubernetesApi(new k8s.KubernetesClientConfiguration
         {
             Host = $"http://127.0.0.1:{port}",
             HttpClientTimeout = TimeSpan.FromMilliseconds(300),
         });
 
-        await Assert.ThrowsAnyAsync<TaskCanceledException>(() => new KubernetesApi(client).ReadNamespaceAsync("team-a", CancellationToken.None));
+        await Assert.ThrowsAnyAsync<TaskCanceledException>(() => api.ReadNamespaceAsync("team-a", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_API_server_is_trusted_through_the_configured_CA_alone_and_sent_the_token()
+    {
+        using var cluster = TlsChain.Create();
+        using var stranger = TlsChain.Create();
+        var authorization = new List<string?>();
+        await using var server = await LoopbackServer.StartAsync(
+            async context =>
+            {
+                authorization.Add(context.Request.Headers.Authorization);
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync("{\"metadata\":{\"name\":\"team-a\"}}");
+            },
+            cluster.Leaf, CancellationToken.None, chain: [cluster.Intermediate]);
+
+        KubernetesApi Client(TlsChain ca) => new(new k8s.KubernetesClientConfiguration
+        {
+            Host = server.BaseAddress.ToString(),
+            SslCaCerts = [ca.Root],
+            AccessToken = "cluster-token",
+        });
+
+        using var trusting = Client(cluster);
+        Assert.Equal("team-a", (await trusting.ReadNamespaceAsync("team-a", CancellationToken.None)).Metadata.Name);
+        Assert.Equal(["Bearer cluster-token"], authorization);
+
+        using var distrusting = Client(stranger);
+        await Assert.ThrowsAsync<HttpRequestException>(() => distrusting.ReadNamespaceAsync("team-a", CancellationToken.None));
+        Assert.Single(authorization);
     }
 
     [Theory]

@@ -33,7 +33,7 @@ internal sealed class SecretInformer : IAsyncDisposable
 
     private readonly CancellationTokenSource stopping = new();
     private readonly TestMetrics metrics = new();
-    private readonly k8s.Kubernetes client;
+    private readonly KubernetesApi client;
     private readonly BackgroundLoops loops;
     private readonly Lock gate = new();
     private readonly List<(SecretItem? Old, SecretItem? New)> changes = [];
@@ -43,10 +43,10 @@ internal sealed class SecretInformer : IAsyncDisposable
     {
         Clock = clock;
         Kube = kube;
-        client = new k8s.Kubernetes(kube.ClientConfiguration());
+        client = new KubernetesApi(kube.ClientConfiguration());
         loops = new BackgroundLoops(metrics.Metrics, Options.Create(Backoff), clock, NullLogger<BackgroundLoops>.Instance);
         var secrets = InformerSources.Secrets(PullSecretStore.ManagedSelector);
-        Informer = new Informer<V1Secret, SecretItem>(new KubernetesApi(client), source?.Invoke(secrets) ?? secrets, Project, Watch, metrics.Metrics, clock);
+        Informer = new Informer<V1Secret, SecretItem>(client, source?.Invoke(secrets) ?? secrets, Project, Watch, metrics.Metrics, clock);
         Informer.Changed += (old, @new) =>
         {
             lock (gate)
@@ -65,8 +65,8 @@ internal sealed class SecretInformer : IAsyncDisposable
     /// <summary>The client's timeout (KubernetesClient's 100 s unless a test shortens it; production uses 15 s).</summary>
     public TimeSpan ClientTimeout
     {
-        get => client.HttpClientTimeout;
-        set => client.HttpClientTimeout = value;
+        get => client.Timeout;
+        set => client.Timeout = value;
     }
 
     public IReadOnlyList<(SecretItem? Old, SecretItem? New)> Changes

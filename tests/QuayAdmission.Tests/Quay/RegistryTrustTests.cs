@@ -72,7 +72,7 @@ public sealed class RegistryTrustTests : IDisposable
         builder.WebHost.UseTestServer();
         builder.AddQuayAdmission();
         // Never called: the configuration must be refused before anything talks to an API.
-        builder.Services.AddSingleton<k8s.IKubernetes>(new k8s.Kubernetes(new k8s.KubernetesClientConfiguration { Host = "http://127.0.0.1:9" }));
+        builder.Services.AddSingleton(new k8s.KubernetesClientConfiguration { Host = "http://127.0.0.1:9" });
         var error = await Assert.ThrowsAnyAsync<Exception>(async () =>
         {
             await using var app = builder.Build();

@@ -93,7 +93,7 @@ public sealed class WebhookHost : IAsyncDisposable
             web.ConfigureTestServices(test =>
             {
                 test.AddSingleton<TimeProvider>(time);
-                test.AddSingleton<IKubernetes>(_ => new k8s.Kubernetes(kube.ClientConfiguration()));
+                test.AddSingleton(_ => kube.ClientConfiguration());
                 services?.Invoke(test);
             });
         });
