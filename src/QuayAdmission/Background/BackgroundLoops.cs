@@ -11,7 +11,9 @@ namespace QuayAdmission.Background;
 /// connection, a bug — with exponential backoff and jitter. The log speaks once per change of
 /// state, not once per retry; metrics count every fault and keep the time of the last success.
 /// </summary>
-public sealed class BackgroundLoops(QuayMetrics metrics, IOptions<BackgroundOptions> options, TimeProvider time, ILogger<BackgroundLoops> logger)
+/// <param name="lifetime">When given, loops start once the host has started (see <see cref="RunAsync"/>).</param>
+public sealed class BackgroundLoops(
+    QuayMetrics metrics, IOptions<BackgroundOptions> options, TimeProvider time, ILogger<BackgroundLoops> logger, IHostApplicationLifetime? lifetime = null)
 {
     private readonly BackgroundOptions settings = options.Value;
     private readonly ConcurrentDictionary<string, LoopProgress> loops = new(StringComparer.Ordinal);
@@ -27,6 +29,11 @@ public sealed class BackgroundLoops(QuayMetrics metrics, IOptions<BackgroundOpti
     public async Task RunAsync(string loop, Func<LoopProgress, CancellationToken, Task> body, CancellationToken stopping)
     {
         var progress = Progress(loop);
+        // Lists, watches and the Lease wait until the server listens: on two cores they would
+        // otherwise take the CPU from the start to readiness (make bench), and a process that fails
+        // to start makes no API call.
+        if (!await StartedAsync(stopping))
+            return;
         while (!stopping.IsCancellationRequested)
         {
             var round = progress.Successes;
@@ -53,6 +60,26 @@ public sealed class BackgroundLoops(QuayMetrics metrics, IOptions<BackgroundOpti
             catch (OperationCanceledException)
             {
                 return;
+            }
+        }
+    }
+
+    private async Task<bool> StartedAsync(CancellationToken stopping)
+    {
+        if (lifetime is null || lifetime.ApplicationStarted.IsCancellationRequested)
+            return !stopping.IsCancellationRequested;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        using (stopping.Register(() => started.TrySetCanceled(stopping)))
+        {
+            try
+            {
+                await started.Task;
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
             }
         }
     }

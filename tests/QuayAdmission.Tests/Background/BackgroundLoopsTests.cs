@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using QuayAdmission.Background;
@@ -33,6 +35,41 @@ public sealed class BackgroundLoopsTests
         Assert.False(run.IsCompleted);
 
         await loops.StopAsync(run);
+    }
+
+    [Fact]
+    public async Task A_loop_starts_once_the_host_has_started()
+    {
+        var lifetime = new ApplicationLifetime(new FakeLogger<ApplicationLifetime>());
+        using var loops = new Supervised(lifetime);
+        var body = new Body((_, progress, ct) =>
+        {
+            progress.Succeeded();
+            return Task.Delay(Timeout.Infinite, ct);
+        });
+
+        // Without the wait the body would run before RunAsync returns its task.
+        var run = loops.Loops.RunAsync(Loop, body.RunAsync, loops.Stopping);
+        Assert.Equal(0, body.Attempts);
+
+        lifetime.NotifyStarted();
+        Assert.True(await Eventually.TrueAsync(() => body.Attempts == 1), "the loop did not start with the host");
+        Assert.False(run.IsCompleted);
+
+        await loops.StopAsync(run);
+    }
+
+    [Fact]
+    public async Task A_loop_stopped_before_the_host_started_never_runs()
+    {
+        var lifetime = new ApplicationLifetime(new FakeLogger<ApplicationLifetime>());
+        using var loops = new Supervised(lifetime);
+        var body = new Body((_, _, _) => Task.CompletedTask);
+
+        var run = loops.Loops.RunAsync(Loop, body.RunAsync, loops.Stopping);
+        await loops.StopAsync(run);
+
+        Assert.Equal(0, body.Attempts);
     }
 
     [Fact]
@@ -230,15 +267,17 @@ public sealed class BackgroundLoopsTests
         private readonly MetricCollector<double> lastSuccess;
         private readonly FakeLogger<BackgroundLoops> logger = new();
 
-        public Supervised()
+        public Supervised(IHostApplicationLifetime? lifetime = null)
         {
             errors = metrics.Collect<long>("quay_admission.background_errors");
             lastSuccess = metrics.Collect<double>("quay_admission.background_last_success_timestamp");
             var options = Microsoft.Extensions.Options.Options.Create(new BackgroundOptions { BackoffBase = BackoffBase, BackoffMax = BackoffMax });
-            Loops = new BackgroundLoops(metrics.Metrics, options, Clock, logger);
+            Loops = new BackgroundLoops(metrics.Metrics, options, Clock, logger, lifetime);
         }
 
         public TestClock Clock { get; } = new();
+
+        public CancellationToken Stopping => stopping.Token;
 
         public BackgroundLoops Loops { get; }
 
