@@ -117,8 +117,10 @@ async Task Admit(string title, string podJson, bool dryRun)
 }
 
 // Work the webhook does on its own, not because of the review just sent.
+// The caches' lists and watches start once the webhook is up, so they may overlap the first admission.
 static bool IsBackground(string operation) =>
     operation.StartsWith("leases.", StringComparison.Ordinal) || operation.StartsWith("events.", StringComparison.Ordinal)
+    || operation.EndsWith(".watch", StringComparison.Ordinal)
     || operation is "secrets.list" or "pods.list";
 
 static void Heading(string text) => Console.WriteLine($"\n== {text}");
