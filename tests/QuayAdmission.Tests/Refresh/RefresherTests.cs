@@ -143,7 +143,7 @@ public sealed class RefresherTests
         Assert.Null(PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!));
 
         host.Quay.Behaviour = QuayBehaviour.Normal;
-        await NextPassAsync(host, TimeSpan.FromMinutes(1)); // past the backoff
+        await NextPassAsync(host, TimeSpan.FromMinutes(11)); // past the key's backoff, whatever its count of failures (BackoffMax 10 min)
         var filled = host.Kube.GetSecret("team-a", name)!;
         Assert.NotNull(PullSecretManifest.ExpiresAt(filled));
         Assert.True(await Eventually.TrueAsync(() => host.Kube.Events.Any(e => e.Reason == "PlaceholderFilled" && e.InvolvedObject.Name == name && e.Type == "Normal")));
@@ -193,7 +193,9 @@ public sealed class RefresherTests
         Assert.Equal(firstExpiry, PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!));
 
         host.Kube.ClearFaults();
-        await NextPassAsync(host, TimeSpan.FromMinutes(1)); // past any backoff
+        // Past any backoff: how many times the key failed depends on when the Pod's watch event
+        // came, and its backoff doubles from 10 s up to the refresher's BackoffMax of 10 minutes.
+        await NextPassAsync(host, TimeSpan.FromMinutes(11));
         Assert.True(PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!) > firstExpiry);
     }
 
