@@ -1,21 +1,22 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 
 namespace QuayAdmission.Kubernetes;
 
 /// <summary>
-/// The one place that decides which names may become segments of an API path. KubernetesClient
-/// puts path parameters into the URL unescaped and <see cref="Uri"/> collapses <c>..</c>, so a
-/// name read from a review or a tenant's object must pass here before it reaches any API call.
+/// The one place that decides which names may become segments of an API path. Escaping a segment
+/// (KubernetesApi does) leaves <c>..</c> as it is and <see cref="Uri"/> collapses it, so a name read
+/// from a review or a tenant's object must pass here before it reaches any API call.
 /// </summary>
 public static partial class KubernetesNames
 {
     private const int MaxSubdomainLength = 253;
 
     /// <summary>RFC 1123 label: namespaces (and the DNS-label kinds).</summary>
-    public static bool IsDnsLabel(string? name) => name is not null && DnsLabel().IsMatch(name);
+    public static bool IsDnsLabel([NotNullWhen(true)] string? name) => name is not null && DnsLabel().IsMatch(name);
 
     /// <summary>RFC 1123 subdomain: ServiceAccounts, Secrets, Pods, Leases.</summary>
-    public static bool IsDnsSubdomain(string? name) => name is { Length: <= MaxSubdomainLength } && DnsSubdomain().IsMatch(name);
+    public static bool IsDnsSubdomain([NotNullWhen(true)] string? name) => name is { Length: <= MaxSubdomainLength } && DnsSubdomain().IsMatch(name);
 
     /// <summary>Refuses a namespace and object name that could not be ones the API issued.</summary>
     public static void RequireNamespaced(string? ns, string? name)

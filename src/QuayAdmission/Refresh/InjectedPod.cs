@@ -23,15 +23,22 @@ public sealed record InjectedPod(
     /// <summary>A finished Pod pulls nothing again: its Secrets may be collected.</summary>
     public bool IsActive => Phase is not ("Succeeded" or "Failed");
 
+    /// <summary>
+    /// The projection, or null for a Pod whose names admission would refuse (PodFacts): its
+    /// namespace and ServiceAccount become API paths and a TokenRequest when its Secret is resolved.
+    /// </summary>
     public static InjectedPod? From(PodView pod)
     {
-        if (pod.Metadata?.Name is null || pod.Metadata.NamespaceProperty is null)
+        var serviceAccount = string.IsNullOrEmpty(pod.Spec?.ServiceAccountName) ? DefaultServiceAccount : pod.Spec.ServiceAccountName;
+        // "metadata": null decodes to null despite the property's type.
+        if (pod.Metadata is not { } metadata || !KubernetesNames.IsDnsLabel(metadata.NamespaceProperty)
+            || !KubernetesNames.IsDnsSubdomain(metadata.Name) || !KubernetesNames.IsDnsSubdomain(serviceAccount))
             return null;
-        var annotations = pod.Metadata.Annotations;
+        var annotations = metadata.Annotations;
         return new InjectedPod(
-            pod.Metadata.NamespaceProperty,
-            pod.Metadata.Name,
-            string.IsNullOrEmpty(pod.Spec?.ServiceAccountName) ? DefaultServiceAccount : pod.Spec.ServiceAccountName,
+            metadata.NamespaceProperty,
+            metadata.Name,
+            serviceAccount,
             pod.Status?.Phase,
             annotations is not null && annotations.TryGetValue(WellKnown.RobotAccountAnnotation, out var robots) ? robots : null,
             annotations is not null && annotations.TryGetValue(WellKnown.InjectAnnotation, out var inject) ? inject : null,
