@@ -37,7 +37,8 @@ internal static class Fixtures
         var pod = System.Text.Json.Nodes.JsonNode.Parse(BenchPods.Pod("team-a", "web", "acme+puller"))!;
         if (pullSecrets.Length > 0)
             pod["spec"]!["imagePullSecrets"] = new System.Text.Json.Nodes.JsonArray([.. pullSecrets.Select(n => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["name"] = n })]);
-        return JsonSerializer.SerializeToElement(pod);
+        using var document = JsonDocument.Parse(pod.ToJsonString());
+        return document.RootElement.Clone();
     }
 }
 

@@ -126,7 +126,7 @@ internal sealed class RefresherScale(ScaleSettings settings, string webhookDll, 
         results.DrainedTime = clock.Elapsed;
         (results.DrainedRss, results.DrainedPeak) = webhook.Memory();
         results.SyncExchanges = quay.ExchangeCount;
-        results.SyncWrites = kube.Count("secrets.create") + kube.Count("secrets.update") + kube.Count("secrets.delete");
+        results.SyncWrites = kube.Count("secrets.create") + kube.Count("secrets.patch") + kube.Count("secrets.delete");
         Expect(results.SyncExchanges == 0 && results.SyncWrites == 0,
             $"the initial sync made {results.SyncExchanges} exchanges and {results.SyncWrites} Secret writes, expected none (every token is fresh)");
         Progress($"first resync worked off at {results.DrainedTime.TotalSeconds:0.0} s");

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
@@ -21,10 +23,14 @@ namespace QuayAdmission.Kubernetes;
 /// context names the dozen types below. Failures surface as the library's own
 /// <see cref="HttpOperationException"/>, and a call that outlives <see cref="Timeout"/> as a
 /// <see cref="TaskCanceledException"/>, as they did with the typed operations.
+/// Nothing read from the API is written back as read: a real API server's objects carry fields
+/// (managedFields, others' labels and annotations) that are not the webhook's, so writes are a
+/// merge patch of the webhook's own fields (Secrets) or an object built afresh (the Lease).
 /// </summary>
 public sealed class KubernetesApi : IDisposable
 {
     private static readonly MediaTypeHeaderValue Json = MediaTypeHeaderValue.Parse("application/json; charset=utf-8");
+    private static readonly MediaTypeHeaderValue MergePatch = MediaTypeHeaderValue.Parse("application/merge-patch+json; charset=utf-8");
     private static readonly KubernetesJsonContext Context = KubernetesJsonContext.Default;
 
     private readonly Uri baseUri;
@@ -49,7 +55,14 @@ public sealed class KubernetesApi : IDisposable
         }
         // Each call has its own deadline (Timeout) and watches have none, so the client has none.
         http = new HttpClient(network) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+        http.DefaultRequestHeaders.UserAgent.ParseAdd(UserAgent);
     }
+
+    /// <summary>
+    /// <c>quay-admission/&lt;version&gt; (linux/&lt;arch&gt;)</c>, as client-go names its binaries: audit
+    /// logs, API Priority and Fairness and the field managers of what it writes show the webhook by name.
+    /// </summary>
+    public static string UserAgent { get; } = $"quay-admission/{Version()} (linux/{GoArch()})";
 
     /// <summary>How long one call may take, headers and body; for a watch, its headers only.</summary>
     public TimeSpan Timeout { get; set; }
@@ -62,8 +75,12 @@ public sealed class KubernetesApi : IDisposable
     public Task<V1Secret> CreateSecretAsync(V1Secret secret, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, Path("api/v1/namespaces", secret.Metadata.NamespaceProperty, "secrets"), Body(secret, Context.V1Secret), Context.V1Secret, ct);
 
-    public Task<V1Secret> ReplaceSecretAsync(V1Secret secret, CancellationToken ct) =>
-        SendAsync(HttpMethod.Put, Path("api/v1/namespaces", secret.Metadata.NamespaceProperty, "secrets", secret.Metadata.Name), Body(secret, Context.V1Secret), Context.V1Secret, ct);
+    /// <summary>
+    /// A JSON merge patch of <paramref name="patch"/> (only the fields it sets) onto the Secret. With
+    /// <c>metadata.resourceVersion</c> set it applies only to that version (a 409 otherwise).
+    /// </summary>
+    public Task<V1Secret> PatchSecretAsync(string ns, string name, V1Secret patch, CancellationToken ct) =>
+        SendAsync(HttpMethod.Patch, Path("api/v1/namespaces", ns, "secrets", name), Body(patch, Context.V1Secret, MergePatch), Context.V1Secret, ct);
 
     /// <summary>Deletes the Secret only if it still has <paramref name="resourceVersion"/> (a 409 otherwise).</summary>
     public Task DeleteSecretAsync(string ns, string name, string resourceVersion, CancellationToken ct)
@@ -98,7 +115,7 @@ public sealed class KubernetesApi : IDisposable
     public Task<V1Lease> CreateLeaseAsync(V1Lease lease, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, Path("apis/coordination.k8s.io/v1/namespaces", lease.Metadata.NamespaceProperty, "leases"), Body(lease, Context.V1Lease), Context.V1Lease, ct);
 
-    /// <summary>Replaces the Lease only if it still has the resourceVersion it was read with (a 409 otherwise).</summary>
+    /// <summary>Replaces the Lease only if it still has the resourceVersion <paramref name="lease"/> carries (a 409 otherwise).</summary>
     public Task<V1Lease> ReplaceLeaseAsync(V1Lease lease, CancellationToken ct) =>
         SendAsync(HttpMethod.Put, Path("apis/coordination.k8s.io/v1/namespaces", lease.Metadata.NamespaceProperty, "leases", lease.Metadata.Name), Body(lease, Context.V1Lease), Context.V1Lease, ct);
 
@@ -208,12 +225,25 @@ public sealed class KubernetesApi : IDisposable
             : null;
     }
 
-    private static ByteArrayContent Body<T>(T value, JsonTypeInfo<T> info)
+    private static ByteArrayContent Body<T>(T value, JsonTypeInfo<T> info, MediaTypeHeaderValue? type = null)
     {
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, info));
-        content.Headers.ContentType = Json;
+        content.Headers.ContentType = type ?? Json;
         return content;
     }
+
+    // The informational version without the "+commit" the SDK appends.
+    private static string Version() =>
+        (typeof(KubernetesApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0")
+            .Split('+')[0];
+
+    // Go's names, as client-go writes them.
+    private static string GoArch() => RuntimeInformation.OSArchitecture switch
+    {
+        Architecture.X64 => "amd64",
+        Architecture.Arm64 => "arm64",
+        var other => other.ToString().ToLowerInvariant(),
+    };
 
     /// <summary>A path from a fixed prefix and name segments, each escaped.</summary>
     private static string Path(string prefix, params string[] segments)

@@ -8,7 +8,11 @@ namespace QuayAdmission.Kubernetes;
 /// <summary>
 /// The only Kubernetes types the webhook reads or writes, so a native build keeps these and not the
 /// client's whole model set (see <see cref="KubernetesApi"/>). Options as the client's own: nulls
-/// omitted, times in RFC 3339 with microseconds.
+/// omitted, times in RFC 3339 with microseconds. <see cref="JsonElement"/> is what the models' few
+/// <c>object</c> members (managedFields' <c>fieldsV1</c>) hold once read from a real API server:
+/// without it an object read could not be written again (the webhook writes none back, but a log or
+/// a test may serialize one). Reflection-based serialization is off in every build and test run
+/// (Directory.Build.props), so a type missing here fails the JIT tests, not a cluster.
 /// </summary>
 [JsonSourceGenerationOptions(
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -23,6 +27,7 @@ namespace QuayAdmission.Kubernetes;
 [JsonSerializable(typeof(V1Lease))]
 [JsonSerializable(typeof(PodView))]
 [JsonSerializable(typeof(PodViewList))]
+[JsonSerializable(typeof(JsonElement))]
 public sealed partial class KubernetesJsonContext : JsonSerializerContext;
 
 /// <summary>

@@ -131,8 +131,7 @@ public sealed class LeaseElector(KubernetesApi api, LeaseElectionSettings settin
             return await CreateAsync(now, ct);
         }
 
-        lease.Spec ??= new V1LeaseSpec();
-        var spec = lease.Spec;
+        var spec = lease.Spec ?? new V1LeaseSpec();
         var record = (spec.HolderIdentity, spec.RenewTime, lease.Metadata.ResourceVersion);
         if (record != observed)
         {
@@ -144,17 +143,17 @@ public sealed class LeaseElector(KubernetesApi api, LeaseElectionSettings settin
         if (!mine && !string.IsNullOrEmpty(spec.HolderIdentity) && now < observedAt + duration)
             return false;
 
-        if (!mine)
+        var claim = new V1LeaseSpec
         {
-            spec.AcquireTime = now.UtcDateTime;
-            spec.LeaseTransitions = (spec.LeaseTransitions ?? 0) + 1;
-        }
-        spec.HolderIdentity = settings.Identity;
-        spec.LeaseDurationSeconds = (int)Math.Ceiling(settings.LeaseDuration.TotalSeconds);
-        spec.RenewTime = now.UtcDateTime;
+            HolderIdentity = settings.Identity,
+            LeaseDurationSeconds = (int)Math.Ceiling(settings.LeaseDuration.TotalSeconds),
+            AcquireTime = mine ? spec.AcquireTime : now.UtcDateTime,
+            RenewTime = now.UtcDateTime,
+            LeaseTransitions = mine ? spec.LeaseTransitions : (spec.LeaseTransitions ?? 0) + 1,
+        };
         try
         {
-            var written = await api.ReplaceLeaseAsync(lease, ct);
+            var written = await api.ReplaceLeaseAsync(Written(lease, claim), ct);
             Observe(written, now);
             return true;
         }
@@ -166,20 +165,14 @@ public sealed class LeaseElector(KubernetesApi api, LeaseElectionSettings settin
 
     private async Task<bool> CreateAsync(DateTimeOffset now, CancellationToken ct)
     {
-        var lease = new V1Lease
+        var lease = Written(resourceVersion: null, new V1LeaseSpec
         {
-            ApiVersion = "coordination.k8s.io/v1",
-            Kind = "Lease",
-            Metadata = new V1ObjectMeta { Name = settings.Name, NamespaceProperty = settings.Namespace },
-            Spec = new V1LeaseSpec
-            {
-                HolderIdentity = settings.Identity,
-                LeaseDurationSeconds = (int)Math.Ceiling(settings.LeaseDuration.TotalSeconds),
-                AcquireTime = now.UtcDateTime,
-                RenewTime = now.UtcDateTime,
-                LeaseTransitions = 0,
-            },
-        };
+            HolderIdentity = settings.Identity,
+            LeaseDurationSeconds = (int)Math.Ceiling(settings.LeaseDuration.TotalSeconds),
+            AcquireTime = now.UtcDateTime,
+            RenewTime = now.UtcDateTime,
+            LeaseTransitions = 0,
+        });
         try
         {
             Observe(await api.CreateLeaseAsync(lease, ct), now);
@@ -203,11 +196,14 @@ public sealed class LeaseElector(KubernetesApi api, LeaseElectionSettings settin
                 return;
             // As client-go releases: holder empty, a one-second duration, renew and acquire time now.
             var now = time.GetUtcNow().UtcDateTime;
-            lease.Spec.HolderIdentity = null;
-            lease.Spec.LeaseDurationSeconds = 1;
-            lease.Spec.AcquireTime = now;
-            lease.Spec.RenewTime = now;
-            await api.ReplaceLeaseAsync(lease, budget.Token);
+            var released = new V1LeaseSpec
+            {
+                LeaseDurationSeconds = 1,
+                AcquireTime = now,
+                RenewTime = now,
+                LeaseTransitions = lease.Spec.LeaseTransitions,
+            };
+            await api.ReplaceLeaseAsync(Written(lease, released), budget.Token);
             KubernetesLog.Released(logger, settings.Identity, settings.Name);
         }
         catch (Exception e)
@@ -216,6 +212,21 @@ public sealed class LeaseElector(KubernetesApi api, LeaseElectionSettings settin
             KubernetesLog.ReleaseFailed(logger, settings.Name, KubernetesErrors.Describe(e));
         }
     }
+
+    /// <summary>
+    /// The Lease as this replica writes it: built afresh, never the object read. What a real API server
+    /// sent (managedFields, annotations of kubectl) is not ours to echo; a PUT without managedFields
+    /// keeps the server's, and the read resourceVersion makes the write conditional on that read.
+    /// </summary>
+    private V1Lease Written(V1Lease read, V1LeaseSpec spec) => Written(read.Metadata.ResourceVersion, spec);
+
+    private V1Lease Written(string? resourceVersion, V1LeaseSpec spec) => new()
+    {
+        ApiVersion = "coordination.k8s.io/v1",
+        Kind = "Lease",
+        Metadata = new V1ObjectMeta { Name = settings.Name, NamespaceProperty = settings.Namespace, ResourceVersion = resourceVersion },
+        Spec = spec,
+    };
 
     private void Observe(V1Lease written, DateTimeOffset now)
     {

@@ -31,30 +31,31 @@ public static class PullSecretManifest
     };
 
     /// <summary>
-    /// Copies our fields onto the stored object, keeping its identity (uid, resourceVersion) and
-    /// anything other writers added: kubelets remember a Secret, so it is updated, never re-created.
-    /// The ServiceAccount's ownerReference is added when missing; no ownerReference is ever removed.
+    /// The merge patch that puts <paramref name="token"/> into the stored Secret in place (kubelets
+    /// remember a Secret, so it is updated, never re-created): our label, annotations and data key,
+    /// and the ServiceAccount's ownerReference when missing, guarded by the stored resourceVersion.
+    /// Anything else on the Secret (other writers' labels, annotations, keys, managedFields) is left
+    /// as the API has it. No ownerReference is ever removed: a list in a merge patch replaces the
+    /// whole list, so one is sent only to add ours to those read.
     /// </summary>
-    public static V1Secret Update(V1Secret stored, PullSecretKey key, QuayToken token, string? ownerUid = null)
+    public static V1Secret Patch(V1Secret stored, PullSecretKey key, QuayToken token, string? ownerUid = null)
     {
         var desired = Build(key, token);
-        stored.Type = desired.Type;
-        stored.Metadata.Labels ??= new Dictionary<string, string>();
-        foreach (var (name, value) in desired.Metadata.Labels)
-            stored.Metadata.Labels[name] = value;
-        stored.Metadata.Annotations ??= new Dictionary<string, string>();
-        foreach (var (name, value) in desired.Metadata.Annotations)
-            stored.Metadata.Annotations[name] = value;
-        stored.Data ??= new Dictionary<string, byte[]>();
-        stored.Data[WellKnown.DockerConfigJsonKey] = desired.Data[WellKnown.DockerConfigJsonKey];
-        if (ownerUid is not null && stored.Metadata.OwnerReferences?.Any(r => r.Uid == ownerUid) != true)
+        var owners = stored.Metadata.OwnerReferences;
+        var addOwner = ownerUid is not null && owners?.Any(r => r.Uid == ownerUid) != true;
+        return new V1Secret
         {
-            // A reference to an earlier ServiceAccount of the same name stays: the garbage collector
-            // drops references to owners that are gone, and deletes only when no owner is left.
-            stored.Metadata.OwnerReferences ??= [];
-            stored.Metadata.OwnerReferences.Add(OwnerOf(key, ownerUid));
-        }
-        return stored;
+            Metadata = new V1ObjectMeta
+            {
+                ResourceVersion = stored.Metadata.ResourceVersion,
+                Labels = desired.Metadata.Labels,
+                Annotations = desired.Metadata.Annotations,
+                // A reference to an earlier ServiceAccount of the same name stays: the garbage collector
+                // drops references to owners that are gone, and deletes only when no owner is left.
+                OwnerReferences = addOwner ? [.. owners ?? [], OwnerOf(key, ownerUid!)] : null,
+            },
+            Data = desired.Data,
+        };
     }
 
     /// <summary>

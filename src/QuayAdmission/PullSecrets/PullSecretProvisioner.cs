@@ -166,7 +166,7 @@ public sealed class PullSecretProvisioner(
             {
                 return stored is null
                     ? await store.CreateAsync(PullSecretManifest.Build(key, token, ownerUid), ct)
-                    : await store.ReplaceAsync(PullSecretManifest.Update(stored, key, token, ownerUid), ct);
+                    : await store.PatchAsync(key.Namespace, key.SecretName, PullSecretManifest.Patch(stored, key, token, ownerUid), ct);
             }
             catch (SecretConflictException) when (attempt < MaxWriteAttempts)
             {

@@ -24,9 +24,9 @@ public sealed class PullSecretStore(KubernetesApi api)
     public Task<V1Secret> CreateAsync(V1Secret secret, CancellationToken ct) =>
         OnConflict(() => api.CreateSecretAsync(secret, ct));
 
-    /// <summary>Replaces the Secret only if it still has the resourceVersion it was read with.</summary>
-    public Task<V1Secret> ReplaceAsync(V1Secret secret, CancellationToken ct) =>
-        OnConflict(() => api.ReplaceSecretAsync(secret, ct));
+    /// <summary>Applies a merge patch (<see cref="PullSecretManifest.Patch"/>), only to the resourceVersion it names.</summary>
+    public Task<V1Secret> PatchAsync(string ns, string name, V1Secret patch, CancellationToken ct) =>
+        OnConflict(() => api.PatchSecretAsync(ns, name, patch, ct));
 
     public async Task<IList<V1Secret>> ListManagedAsync(CancellationToken ct) =>
         (await api.ListSecretsAsync(ManagedSelector, limit: null, continueToken: null, ct)).Items;

@@ -211,7 +211,7 @@ public sealed class MutateTests : IAsyncLifetime
         Assert.All(results, r => Assert.True(r.Allowed && r.HasPatch && r.Warnings.Count == 0));
         Assert.Equal(1, host.Quay.ExchangeCount);
         Assert.Equal(1, host.Kube.Count("tokenrequest"));
-        Assert.Equal(1, host.Kube.Count("secrets.create") + host.Kube.Count("secrets.update"));
+        Assert.Equal(1, host.Kube.Count("secrets.create") + host.Kube.Count("secrets.patch"));
     }
 
     [Fact]
@@ -272,7 +272,7 @@ public sealed class MutateTests : IAsyncLifetime
         Assert.Empty(result.Warnings);
         Assert.Equal(2, host.Quay.ExchangeCount);
         Assert.Equal(1, host.Kube.Count("secrets.create"));
-        Assert.Equal(1, host.Kube.Count("secrets.update"));
+        Assert.Equal(1, host.Kube.Count("secrets.patch"));
         Assert.Equal(before.Metadata.Uid, after.Metadata.Uid);
         Assert.NotEqual(before.Metadata.ResourceVersion, after.Metadata.ResourceVersion);
         Assert.True(PullSecretManifest.ExpiresAt(after) > PullSecretManifest.ExpiresAt(before));
@@ -292,7 +292,7 @@ public sealed class MutateTests : IAsyncLifetime
         Assert.True(result.HasPatch);
         Assert.Empty(result.Warnings);
         Assert.Equal(0, host.Quay.ExchangeCount);
-        Assert.Equal(0, host.Kube.Count("secrets.get") + host.Kube.Count("secrets.create") + host.Kube.Count("secrets.update") + host.Kube.Count("tokenrequest"));
+        Assert.Equal(0, host.Kube.Count("secrets.get") + host.Kube.Count("secrets.create") + host.Kube.Count("secrets.patch") + host.Kube.Count("tokenrequest"));
     }
 
     [Fact]
@@ -312,7 +312,7 @@ public sealed class MutateTests : IAsyncLifetime
         Assert.True(result.HasPatch);
         Assert.Empty(result.Warnings);
         Assert.Equal(1, host.Kube.Count("secrets.create"));
-        Assert.Equal(0, host.Kube.Count("secrets.update"));
+        Assert.Equal(0, host.Kube.Count("secrets.patch"));
         Assert.Equal(winner.Metadata.ResourceVersion, host.Kube.GetSecret("team-a", key.SecretName)!.Metadata.ResourceVersion);
     }
 

@@ -96,7 +96,7 @@ public static class FakeJwt
         return Base64Url.EncodeToString(SHA256.HashData(key.ExportSubjectPublicKeyInfo()));
     }
 
-    private static string Encode(JsonObject json) => Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(json));
+    private static string Encode(JsonObject json) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(json.ToJsonString()));
 
     internal static string? Str(JsonObject json, string name) =>
         json[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;

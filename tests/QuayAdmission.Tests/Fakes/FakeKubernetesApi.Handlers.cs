@@ -142,6 +142,7 @@ public sealed partial class FakeKubernetesApi
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var (ns, name, query) = (route.Namespace, route.Name ?? "", context.Request.Query);
+        var manager = ManagedFields.ManagerOf(context.Request);
         if (route.Verb == Verb.Watch)
         {
             await WatchAsync(store, context, route.Operation, ns, truncate);
@@ -152,11 +153,11 @@ public sealed partial class FakeKubernetesApi
         {
             Verb.Get => Get(store, ns, name),
             Verb.List => List(store, ns, query),
-            Verb.Create => Create(store, ns, body),
-            Verb.Update => Replace(store, ns, name, body),
+            Verb.Create => Create(store, ns, body, manager),
+            Verb.Update => Replace(store, ns, name, body, manager),
             Verb.Delete when route.Resource == "pods" => DeletePod(ns!, name, body),
             Verb.Delete => Delete(store, ns, name, body),
-            _ => Patch(store, ns, name, context.Request.ContentType, body),
+            _ => Patch(store, ns, name, context.Request.ContentType, body, manager),
         };
         await ReplyAsync(context, reply, truncate);
     }
@@ -343,7 +344,7 @@ public sealed partial class FakeKubernetesApi
             : null;
     }
 
-    private KubeReply Create<T>(KubeObjectStore<T> store, string? ns, string? body)
+    private KubeReply Create<T>(KubeObjectStore<T> store, string? ns, string? body, string manager)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         if (!TryDeserialize<T>(body, out var obj, out var problem))
@@ -383,13 +384,15 @@ public sealed partial class FakeKubernetesApi
             meta.Uid = Guid.NewGuid().ToString();
             meta.CreationTimestamp = Now();
             meta.DeletionTimestamp = null;
+            Defaults(obj);
+            ManagedFields.Stamp(obj, kept: null, manager, store.ApiVersion, JsonNode.Parse(body!), Now());
             return KubeReply.Json(201, store.WithType(store.Put(obj, ++_resourceVersion).Current!.Json));
         }
     }
 
     /// <summary>PUT: optimistic concurrency on resourceVersion when the body carries one, and no write
     /// (same resourceVersion, no watch event) when nothing changes, as the real API does.</summary>
-    private KubeReply Replace<T>(KubeObjectStore<T> store, string? ns, string name, string? body)
+    private KubeReply Replace<T>(KubeObjectStore<T> store, string? ns, string name, string? body, string manager)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         if (!TryDeserialize<T>(body, out var obj, out var problem))
@@ -428,9 +431,7 @@ public sealed partial class FakeKubernetesApi
             meta.CreationTimestamp = current.Metadata.CreationTimestamp;
             meta.DeletionTimestamp = current.Metadata.DeletionTimestamp;
             meta.DeletionGracePeriodSeconds = current.Metadata.DeletionGracePeriodSeconds;
-            return KubeObjectStore<T>.Unchanged(obj, stored)
-                ? KubeReply.Json(200, store.WithType(stored.Json))
-                : KubeReply.Json(200, store.WithType(store.Put(obj, ++_resourceVersion).Current!.Json));
+            return Write(store, stored, current, obj, manager, body);
         }
     }
 
@@ -550,7 +551,7 @@ public sealed partial class FakeKubernetesApi
 
     /// <summary>Merge patch, and strategic merge patch treated as one: for the scalar fields
     /// event recorders patch (count, lastTimestamp, series) the two are the same.</summary>
-    private KubeReply Patch<T>(KubeObjectStore<T> store, string? ns, string name, string? contentType, string? body)
+    private KubeReply Patch<T>(KubeObjectStore<T> store, string? ns, string name, string? contentType, string? body, string manager)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var mediaType = contentType?.Split(';')[0].Trim();
@@ -578,6 +579,12 @@ public sealed partial class FakeKubernetesApi
             }
 
             var current = store.Typed(stored);
+            // A resourceVersion in the patch is a precondition, as for an update.
+            if (patch?["metadata"]?["resourceVersion"]?.GetValue<string>() is { Length: > 0 } expected && expected != current.Metadata.ResourceVersion)
+            {
+                return KubeStatus.Conflict(store.Resource, name);
+            }
+
             var merged = MergePatch(JsonNode.Parse(stored.Json), patch);
             if (!TryDeserialize<T>(merged?.ToJsonString(), out var obj, out var problem))
             {
@@ -589,10 +596,30 @@ public sealed partial class FakeKubernetesApi
             obj.Metadata.NamespaceProperty = ns;
             obj.Metadata.Uid = current.Metadata.Uid;
             obj.Metadata.CreationTimestamp = current.Metadata.CreationTimestamp;
-            return KubeObjectStore<T>.Unchanged(obj, stored)
-                ? KubeReply.Json(200, store.WithType(stored.Json))
-                : KubeReply.Json(200, store.WithType(store.Put(obj, ++_resourceVersion).Current!.Json));
+            if (Validate(obj, current) is { } invalid)
+            {
+                return invalid;
+            }
+
+            return Write(store, stored, current, obj, manager, body);
         }
+    }
+
+    /// <summary>
+    /// An update's write, under _gate: none when nothing but managedFields would change (same
+    /// resourceVersion, no watch event, as the real API), else the writer's managedFields entry is renewed.
+    /// </summary>
+    private KubeReply Write<T>(KubeObjectStore<T> store, StoredObject stored, T current, T obj, string manager, string? body)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        obj.Metadata.ManagedFields = current.Metadata.ManagedFields;
+        if (KubeObjectStore<T>.Unchanged(obj, stored))
+        {
+            return KubeReply.Json(200, store.WithType(stored.Json));
+        }
+
+        ManagedFields.Stamp(obj, current.Metadata.ManagedFields, manager, store.ApiVersion, JsonNode.Parse(body!), Now());
+        return KubeReply.Json(200, store.WithType(store.Put(obj, ++_resourceVersion).Current!.Json));
     }
 
     /// <summary>
@@ -789,7 +816,7 @@ public sealed partial class FakeKubernetesApi
     private static class ContinueToken
     {
         public static string Encode(long version, string start) =>
-            Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["v"] = "meta.k8s.io/v1", ["rv"] = version, ["start"] = start }));
+            Base64Url.EncodeToString(Encoding.UTF8.GetBytes(new JsonObject { ["v"] = "meta.k8s.io/v1", ["rv"] = version, ["start"] = start }.ToJsonString()));
 
         public static bool TryDecode(string token, out long version, out string start, out string why)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 using Microsoft.AspNetCore.Http;
@@ -161,6 +162,34 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     }
 
     // --- state for tests: everything returned is a copy; every write is a change watches see ---
+
+    /// <summary>
+    /// Seeds an object given as a real API server's JSON (its <c>kind</c> picks the resource): uid,
+    /// creationTimestamp, annotations and managedFields stay as given; the resourceVersion is this server's.
+    /// </summary>
+    public void PutJson(string json)
+    {
+        switch (JsonNode.Parse(json)?["kind"]?.GetValue<string>())
+        {
+            case "Secret":
+                Seed(_secrets, [KubernetesJson.Deserialize<V1Secret>(json)]);
+                break;
+            case "Pod":
+                Seed(_pods, [KubernetesJson.Deserialize<V1Pod>(json)]);
+                break;
+            case "ServiceAccount":
+                Seed(_serviceAccounts, [KubernetesJson.Deserialize<V1ServiceAccount>(json)]);
+                break;
+            case "Namespace":
+                Seed(_namespaces, [KubernetesJson.Deserialize<V1Namespace>(json)]);
+                break;
+            case "Lease":
+                Seed(_leases, [KubernetesJson.Deserialize<V1Lease>(json)]);
+                break;
+            case var other:
+                throw new ArgumentException($"no store for kind {other}", nameof(json));
+        }
+    }
 
     public V1Secret? GetSecret(string ns, string name) => Locked(() => _secrets.Get(ns, name));
 
@@ -390,6 +419,13 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
                 meta.NamespaceProperty = store.Namespaced ? meta.NamespaceProperty ?? "default" : null;
                 meta.Uid ??= Guid.NewGuid().ToString();
                 meta.CreationTimestamp ??= now;
+                Defaults(copy);
+                // An object given with managedFields (a real server's, from a response file) keeps them as they are.
+                if (meta.ManagedFields is not { Count: > 0 })
+                {
+                    ManagedFields.Stamp(copy, kept: null, ManagedFields.SeedManager, store.ApiVersion, JsonNode.Parse(KubernetesJson.Serialize(copy)), now);
+                }
+
                 prepared[i] = store.Prepare(copy, first + i);
             });
             foreach (var stored in prepared)
@@ -406,9 +442,10 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
         lock (_gate)
         {
             var obj = store.Get(ns, name) ?? throw new InvalidOperationException($"{store.Resource} \"{name}\" not found");
-            var identity = (obj.Metadata.Name, obj.Metadata.NamespaceProperty, obj.Metadata.Uid, obj.Metadata.CreationTimestamp);
+            var identity = (obj.Metadata.Name, obj.Metadata.NamespaceProperty, obj.Metadata.Uid, obj.Metadata.CreationTimestamp, obj.Metadata.ManagedFields);
             change(obj);
-            (obj.Metadata.Name, obj.Metadata.NamespaceProperty, obj.Metadata.Uid, obj.Metadata.CreationTimestamp) = identity;
+            (obj.Metadata.Name, obj.Metadata.NamespaceProperty, obj.Metadata.Uid, obj.Metadata.CreationTimestamp, var kept) = identity;
+            ManagedFields.Stamp(obj, kept, ManagedFields.SeedManager, store.ApiVersion, JsonNode.Parse(KubernetesJson.Serialize(obj)), Now());
             return store.Typed(store.Put(obj, ++_resourceVersion).Current!);
         }
     }
@@ -469,7 +506,7 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
 
     private OperationTraffic Record(HttpRequest request, string operation, string? body)
     {
-        var record = new RecordedRequest(request.Method, request.Path.Value ?? "/", request.QueryString.Value ?? "", operation, body, _time.GetUtcNow());
+        var record = new RecordedRequest(request.Method, request.Path.Value ?? "/", request.QueryString.Value ?? "", operation, body, _time.GetUtcNow(), request.Headers.UserAgent.ToString());
         lock (_gate)
         {
             _requests.Add(record);

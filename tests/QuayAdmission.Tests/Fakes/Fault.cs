@@ -52,4 +52,4 @@ public enum FaultKind
 }
 
 /// <summary>One request the fake Kubernetes API received. <see cref="Query"/> is as sent, with its leading '?'.</summary>
-public sealed record RecordedRequest(string Method, string Path, string Query, string Operation, string? Body, DateTimeOffset At);
+public sealed record RecordedRequest(string Method, string Path, string Query, string Operation, string? Body, DateTimeOffset At, string UserAgent = "");

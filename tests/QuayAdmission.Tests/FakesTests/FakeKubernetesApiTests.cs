@@ -90,8 +90,8 @@ public sealed class FakeKubernetesApiTests : FakeKubernetesApiFixture
 
         // The way Quay finds the key: issuer -> discovery -> jwks_uri.
         using var http = new HttpClient();
-        var discovery = await http.GetFromJsonAsync<JsonObject>($"{jwt.Issuer}/.well-known/openid-configuration");
-        var jwks = await http.GetFromJsonAsync<JsonObject>(discovery!["jwks_uri"]!.GetValue<string>());
+        var discovery = JsonNode.Parse(await http.GetStringAsync(new Uri($"{jwt.Issuer}/.well-known/openid-configuration")));
+        var jwks = JsonNode.Parse(await http.GetStringAsync(new Uri(discovery!["jwks_uri"]!.GetValue<string>())));
         Assert.True(FakeJwt.VerifyRs256(jwt, jwks!["keys"]![0]!.AsObject()));
 
         var tooShort = new Authenticationv1TokenRequest { Spec = new V1TokenRequestSpec { Audiences = ["q"], ExpirationSeconds = 599 } };

@@ -24,7 +24,7 @@ public sealed class ApiOutageTests
     private static readonly string[] Operations =
     [
         "leases.get", "leases.update", "leases.create", "secrets.list", "secrets.watch", "pods.list", "pods.watch",
-        "secrets.get", "secrets.create", "secrets.update", "tokenrequest", "events.create", "serviceaccounts.get", "namespaces.get",
+        "secrets.get", "secrets.create", "secrets.patch", "tokenrequest", "events.create", "serviceaccounts.get", "namespaces.get",
     ];
 
     public static TheoryData<string> Outages => ["stopped", "client-timeout", "reset-mid-body", "500", "429"];

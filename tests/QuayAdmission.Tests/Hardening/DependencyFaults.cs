@@ -187,7 +187,7 @@ public sealed class RenewalFaultTests
         await using var host = await DependencyFaults.StartAsync("Deny");
         Assert.True((await host.AdmitAsync(Pods.Json())).HasPatch);
         host.Time.Advance(TimeSpan.FromMinutes(55)); // 5 minutes left: under MinRemaining, so admission renews
-        host.Kube.SetFault("secrets.update", Fault.Status(500));
+        host.Kube.SetFault("secrets.patch", Fault.Status(500));
 
         var result = await host.AdmitAsync(Pods.Json(name: "web-1")).WaitAsync(HardeningHost.NoHang);
 

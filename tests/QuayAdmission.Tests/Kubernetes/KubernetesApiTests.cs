@@ -23,7 +23,7 @@ public sealed class KubernetesApiTests : FakeKubernetesApiFixture
     private KubernetesApi Kube => kube ??= new(Api.ClientConfiguration());
 
     [Fact]
-    public async Task A_Secret_is_created_read_replaced_and_deleted_with_its_bytes_and_resourceVersion()
+    public async Task A_Secret_is_created_read_patched_and_deleted_with_its_bytes_and_resourceVersion()
     {
         var secret = Secret("quay-pull", "team-a");
         secret.Data = new Dictionary<string, byte[]> { [".dockerconfigjson"] = Encoding.UTF8.GetBytes("{\"auths\":{}}") };
@@ -35,21 +35,45 @@ public sealed class KubernetesApiTests : FakeKubernetesApiFixture
         Assert.Equal(created.Metadata.ResourceVersion, read.Metadata.ResourceVersion);
         Assert.NotNull(read.Metadata.CreationTimestamp);
 
-        read.Data[".dockerconfigjson"] = Encoding.UTF8.GetBytes("{\"auths\":{\"quay.io\":{}}}");
-        var replaced = await Kube.ReplaceSecretAsync(read, CancellationToken.None);
-        Assert.NotEqual(read.Metadata.ResourceVersion, replaced.Metadata.ResourceVersion);
+        var patch = new V1Secret
+        {
+            Metadata = new V1ObjectMeta { ResourceVersion = read.Metadata.ResourceVersion, Annotations = new Dictionary<string, string> { ["a"] = "1" } },
+            Data = new Dictionary<string, byte[]> { [".dockerconfigjson"] = Encoding.UTF8.GetBytes("{\"auths\":{\"quay.io\":{}}}") },
+        };
+        var patched = await Kube.PatchSecretAsync("team-a", "quay-pull", patch, CancellationToken.None);
+        Assert.NotEqual(read.Metadata.ResourceVersion, patched.Metadata.ResourceVersion);
+        Assert.Equal(read.Metadata.Uid, patched.Metadata.Uid);
+        Assert.Equal("1", patched.Metadata.Annotations["a"]);
+        Assert.Equal(read.Metadata.Labels, patched.Metadata.Labels);
 
-        // The first read is stale now: the API refuses it, and the delete guarded by it.
-        var stale = await Assert.ThrowsAsync<HttpOperationException>(() => Kube.ReplaceSecretAsync(read, CancellationToken.None));
+        // The first read is stale now: the API refuses a patch guarded by it, and the delete.
+        var stale = await Assert.ThrowsAsync<HttpOperationException>(() => Kube.PatchSecretAsync("team-a", "quay-pull", patch, CancellationToken.None));
         Assert.True(stale.IsStatus(HttpStatusCode.Conflict));
         var guarded = await Assert.ThrowsAsync<HttpOperationException>(() => Kube.DeleteSecretAsync("team-a", "quay-pull", read.Metadata.ResourceVersion, CancellationToken.None));
         Assert.True(guarded.IsStatus(HttpStatusCode.Conflict));
 
-        await Kube.DeleteSecretAsync("team-a", "quay-pull", replaced.Metadata.ResourceVersion, CancellationToken.None);
+        await Kube.DeleteSecretAsync("team-a", "quay-pull", patched.Metadata.ResourceVersion, CancellationToken.None);
         Assert.Null(Api.GetSecret("team-a", "quay-pull"));
         var gone = await Assert.ThrowsAsync<HttpOperationException>(() => Kube.ReadSecretAsync("team-a", "quay-pull", CancellationToken.None));
         Assert.True(gone.IsStatus(HttpStatusCode.NotFound));
         Assert.Equal("404 Not Found", KubernetesErrors.Describe(gone));
+    }
+
+    [Fact]
+    public async Task Every_request_names_the_webhook_in_its_User_Agent_and_writes_as_its_field_manager()
+    {
+        var secret = Secret("quay-pull", "team-a");
+        secret.Data = new Dictionary<string, byte[]> { [".dockerconfigjson"] = Encoding.UTF8.GetBytes("{\"auths\":{}}") };
+
+        await Kube.CreateSecretAsync(secret, CancellationToken.None);
+        await Kube.ReadSecretAsync("team-a", "quay-pull", CancellationToken.None);
+        await Kube.ListSecretsAsync(labelSelector: null, limit: null, continueToken: null, CancellationToken.None);
+
+        Assert.Matches(@"^quay-admission/[0-9]+\.[0-9]+\.[0-9]+[^ ]* \(linux/(amd64|arm64)\)\z", KubernetesApi.UserAgent);
+        Assert.All(Api.Requests, r => Assert.Equal(KubernetesApi.UserAgent, r.UserAgent));
+        Assert.Equal(3, Api.Requests.Count);
+        // The API server names a writer's managedFields entry after its User-Agent.
+        Assert.Contains(Api.GetSecret("team-a", "quay-pull")!.Metadata.ManagedFields, m => m.Manager == "quay-admission");
     }
 
     [Fact]

@@ -161,17 +161,23 @@ public sealed class PullSecretOwnerManifestTests
     }
 
     [Fact]
-    public void Update_adds_the_owner_once_and_never_removes_one()
+    public void A_patch_adds_the_owner_to_those_read_and_sends_no_list_when_it_is_there()
     {
         var foreign = new V1OwnerReference { ApiVersion = "v1", Kind = "ConfigMap", Name = "x", Uid = "0a0b0c0d-0000-4000-8000-000000000001" };
         var stored = PullSecretManifest.Build(Key, Token);
+        stored.Metadata.ResourceVersion = "41";
         stored.Metadata.OwnerReferences = [foreign];
 
-        PullSecretManifest.Update(stored, Key, Token, Uid);
-        PullSecretManifest.Update(stored, Key, Token, Uid);
-        PullSecretManifest.Update(stored, Key, Token, ownerUid: null);
+        var adding = PullSecretManifest.Patch(stored, Key, Token, Uid);
+        stored.Metadata.OwnerReferences = adding.Metadata.OwnerReferences;
+        var owned = PullSecretManifest.Patch(stored, Key, Token, Uid);
+        var unknownOwner = PullSecretManifest.Patch(stored, Key, Token, ownerUid: null);
 
-        Assert.Equal([foreign.Uid, Uid], stored.Metadata.OwnerReferences.Select(r => r.Uid));
+        // A merge patch replaces a list whole: the one sent is those read plus ours, in that order.
+        Assert.Equal([foreign.Uid, Uid], adding.Metadata.OwnerReferences.Select(r => r.Uid));
+        Assert.Null(owned.Metadata.OwnerReferences);
+        Assert.Null(unknownOwner.Metadata.OwnerReferences);
+        Assert.All([adding, owned, unknownOwner], p => Assert.Equal("41", p.Metadata.ResourceVersion));
     }
 
     [Theory]

@@ -175,7 +175,7 @@ public sealed class RefresherTests
     }
 
     [Theory]
-    [InlineData("secrets.update", 500)]
+    [InlineData("secrets.patch", 500)]
     [InlineData("tokenrequest", 429)]
     [InlineData("secrets.get", 503)]
     public async Task The_refresher_recovers_when_an_api_fault_ends(string operation, int code)
