@@ -10,7 +10,7 @@ public class RbacTests
     private static readonly (string Group, string Resource, string Verb)[] ClusterRules =
     [
         ("", "serviceaccounts/token", "create"),
-        .. Verbs("", "secrets", "get", "list", "watch", "create", "update", "patch", "delete"),
+        .. Verbs("", "secrets", "get", "list", "watch", "create", "patch", "delete"),
         .. Verbs("", "pods", "list", "watch"),
         .. Verbs("", "serviceaccounts", "get", "list", "watch"),
         .. Verbs("", "namespaces", "get", "list", "watch"),
