@@ -82,7 +82,7 @@ public class AdmissionPolicyTests
         var sa = InstalledManifests.ServiceAccount.Metadata;
         var request = new PolicyRequest(operation, "secrets", null, "team-a", $"system:serviceaccount:{sa.NamespaceProperty}:{sa.Name}", Secret(after), Secret(before));
 
-        var decision = PolicyEvaluation.Evaluate(Policy, Binding, [], request);
+        var decision = PolicyEvaluation.Evaluate(Policy, Binding, request);
 
         Assert.True(decision.Applies);
         Assert.Equal(expected, decision.Allowed ? "allowed" : "denied");
@@ -93,7 +93,7 @@ public class AdmissionPolicyTests
     {
         var request = new PolicyRequest("CREATE", "secrets", null, "team-a", "alice", Secret("opaque"));
 
-        Assert.False(PolicyEvaluation.Evaluate(Policy, Binding, [], request).Applies);
+        Assert.False(PolicyEvaluation.Evaluate(Policy, Binding, request).Applies);
     }
 
     private static object? Secret(string? shape) => shape switch

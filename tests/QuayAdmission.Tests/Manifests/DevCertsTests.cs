@@ -120,6 +120,7 @@ public sealed class DevCertsTests(ITestOutputHelper output) : IDisposable
         Assert.True(annotations is null || annotations.Get("cert-manager.io/inject-ca-from") is null);
         // Everything else is the base, unchanged.
         Assert.Equal(InstalledManifests.All.Count(o => !o.IsCertManager) + 1, objects.Count);
+        TokenPolicyAgreement.AssertAgree(objects);
     }
 
     private bool ToolsPresent(params string[] tools)

@@ -1,7 +1,5 @@
 extern alias KubernetesFull;
 
-using System.Text.Json.Nodes;
-using KubernetesFull::k8s;
 using KubernetesFull::k8s.Models;
 
 namespace QuayAdmission.Tests.Manifests;
@@ -27,32 +25,25 @@ internal sealed record PolicyDecision(bool Applies, bool Allowed, string? Messag
 
 /// <summary>
 /// The steps kube-apiserver takes for a ValidatingAdmissionPolicy and its binding, as far as the
-/// manifests use them: resource rules, the parameter named by paramRef (or its
-/// parameterNotFoundAction), match conditions, lazy variables, validations and messageExpression,
-/// and the failure policy for an expression that errors. CEL runs in <see cref="Cel"/>.
+/// manifests use them: resource rules, match conditions, lazy variables, validations and
+/// messageExpression, the failure policy for an expression that errors, and the binding's
+/// validationActions (only Deny refuses). CEL runs in <see cref="Cel"/>. Parameters (paramKind,
+/// paramRef) are not modelled: the manifests' policies take none, and one that did fails here.
 /// </summary>
 internal static class PolicyEvaluation
 {
-    public static PolicyDecision Evaluate(V1ValidatingAdmissionPolicy policy, V1ValidatingAdmissionPolicyBinding binding, IReadOnlyList<V1ConfigMap> configMaps, PolicyRequest request)
+    public static PolicyDecision Evaluate(V1ValidatingAdmissionPolicy policy, V1ValidatingAdmissionPolicyBinding binding, PolicyRequest request)
     {
         var spec = policy.Spec;
+        Assert.Equal(policy.Metadata.Name, binding.Spec.PolicyName);
+        if (spec.ParamKind is not null || binding.Spec.ParamRef is not null)
+            throw new NotSupportedException($"{policy.Metadata.Name}: policy parameters are not modelled");
         var resource = request.SubResource is null ? request.Resource : $"{request.Resource}/{request.SubResource}";
         if (!spec.MatchConstraints.ResourceRules.Any(rule => rule.Operations.Contains(request.Operation) && rule.Resources.Contains(resource)))
             return PolicyDecision.NotApplicable;
         var failClosed = spec.FailurePolicy is null or "Fail";
-
-        object? parameters = null;
-        if (spec.ParamKind is not null)
-        {
-            Assert.Equal(("v1", "ConfigMap"), (spec.ParamKind.ApiVersion, spec.ParamKind.Kind));
-            var reference = binding.Spec.ParamRef;
-            var found = configMaps.SingleOrDefault(c => c.Metadata.Name == reference?.Name && c.Metadata.NamespaceProperty == reference?.NamespaceProperty);
-            if (found is null)
-                return reference?.ParameterNotFoundAction == "Deny"
-                    ? new PolicyDecision(true, false, "no parameter object (parameterNotFoundAction: Deny)")
-                    : PolicyDecision.NotApplicable;
-            parameters = Cel.FromJson(JsonNode.Parse(KubernetesJson.Serialize(found)));
-        }
+        // Warn and Audit report a failed validation; only Deny refuses the request.
+        var denies = binding.Spec.ValidationActions.Contains("Deny");
 
         var variables = new Dictionary<string, object?>();
         var scope = new Dictionary<string, object?>
@@ -60,7 +51,6 @@ internal static class PolicyEvaluation
             ["object"] = request.Object,
             ["oldObject"] = request.OldObject,
             ["request"] = request.ToCel(),
-            ["params"] = parameters,
             ["variables"] = variables,
         };
         foreach (var variable in spec.Variables ?? [])
@@ -78,12 +68,12 @@ internal static class PolicyEvaluation
                 if ((bool)Cel.Evaluate(validation.Expression, scope)!)
                     continue;
                 var message = validation.MessageExpression is { } expression ? (string)Cel.Evaluate(expression, scope)! : validation.Message;
-                return new PolicyDecision(true, false, message ?? $"failed expression: {validation.Expression}");
+                return new PolicyDecision(true, !denies, message ?? $"failed expression: {validation.Expression}");
             }
         }
         catch (Cel.CelException e)
         {
-            return failClosed ? new PolicyDecision(true, false, $"expression error: {e.Message}") : PolicyDecision.NotApplicable;
+            return failClosed ? new PolicyDecision(true, !denies, $"expression error: {e.Message}") : PolicyDecision.NotApplicable;
         }
         return new PolicyDecision(true, true, null);
     }

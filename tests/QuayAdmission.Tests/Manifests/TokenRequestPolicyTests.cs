@@ -1,27 +1,28 @@
 extern alias KubernetesFull;
 
 using System.Text.Json.Nodes;
+using KubernetesFull::k8s;
 using KubernetesFull::k8s.Models;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
+using Xunit.Abstractions;
 
 namespace QuayAdmission.Tests.Manifests;
 
 /// <summary>
 /// The ValidatingAdmissionPolicy that binds the webhook's TokenRequests to its registries, run with
-/// <see cref="Cel"/> and <see cref="PolicyEvaluation"/> against the shipped ConfigMap as its parameter.
-/// A kind cluster (make e2e) runs the real thing.
+/// <see cref="Cel"/> and <see cref="PolicyEvaluation"/>, and its literals held to the webhook's
+/// configuration by <see cref="TokenPolicyAgreement"/>. A kind cluster (make e2e) runs the real thing.
 /// </summary>
-public class TokenRequestPolicyTests
+public class TokenRequestPolicyTests(ITestOutputHelper output)
 {
-    private const string PolicyName = "quay-admission-token-requests";
     private const string TenantNamespace = "team-a";
 
     private static string WebhookUser => $"system:serviceaccount:{InstalledManifests.ServiceAccount.Metadata.NamespaceProperty}:{InstalledManifests.ServiceAccount.Metadata.Name}";
 
-    private static V1ValidatingAdmissionPolicy Policy => InstalledManifests.OfType<V1ValidatingAdmissionPolicy>().Single(p => p.Metadata.Name == PolicyName);
+    private static V1ValidatingAdmissionPolicy Policy => PolicyIn(InstalledManifests.All);
 
-    private static V1ValidatingAdmissionPolicyBinding Binding => InstalledManifests.OfType<V1ValidatingAdmissionPolicyBinding>().Single(b => b.Spec.PolicyName == PolicyName);
+    private static V1ValidatingAdmissionPolicyBinding Binding => InstalledManifests.OfType<V1ValidatingAdmissionPolicyBinding>().Single(b => b.Spec.PolicyName == TokenPolicyAgreement.PolicyName);
 
     [Fact]
     public void It_matches_token_requests_and_fails_closed()
@@ -33,31 +34,42 @@ public class TokenRequestPolicyTests
         Assert.Equal(["CREATE"], rule.Operations);
         Assert.Equal(["serviceaccounts/token"], rule.Resources);
         Assert.Equal("Fail", Policy.Spec.FailurePolicy);
-        Assert.Equal(("v1", "ConfigMap"), (Policy.Spec.ParamKind.ApiVersion, Policy.Spec.ParamKind.Kind));
         var condition = Assert.Single(Policy.Spec.MatchConditions);
         Assert.Equal($"request.userInfo.username == '{WebhookUser}'", condition.Expression);
     }
 
     [Fact]
-    public void Its_parameter_is_the_webhooks_own_config_map_and_a_missing_one_denies()
+    public void It_takes_no_parameter_so_no_other_object_can_make_it_deny()
     {
-        var reference = Binding.Spec.ParamRef;
-
+        // A parameter kube-apiserver cannot find denies every TokenRequest in the cluster, before the
+        // match conditions (kubernetes/kubernetes#130887): the policy must name no other object.
+        Assert.Null(Policy.Spec.ParamKind);
+        Assert.Null(Binding.Spec.ParamRef);
         Assert.Equal(["Deny"], Binding.Spec.ValidationActions);
-        Assert.Equal((InstalledManifests.ConfigMap.Metadata.NamespaceProperty, InstalledManifests.ConfigMap.Metadata.Name), (reference.NamespaceProperty, reference.Name));
-        Assert.Equal("Deny", reference.ParameterNotFoundAction);
-        Assert.Null(reference.Selector);
         Assert.Null(Binding.Spec.MatchResources);
-        Assert.Equal(InstalledManifests.Container.EnvFrom.Single().ConfigMapRef.Name, reference.Name);
+        // The README's overlay recipe replaces /spec/variables/0 after testing its name.
+        Assert.Equal(["audiences", "excludedNamespaces"], Policy.Spec.Variables.Select(v => v.Name));
     }
 
     [Fact]
-    public void Registries_and_excluded_namespaces_are_set_in_the_config_map_only()
+    public async Task Its_literals_are_the_webhooks_configuration_as_kustomize_renders_it()
     {
-        // The policy sees the ConfigMap, not the Deployment: a registry set in env would be refused.
-        Assert.DoesNotContain(InstalledManifests.Container.Env, e => e.Name.StartsWith("QuayAdmission__Registries__", StringComparison.Ordinal));
-        Assert.DoesNotContain(InstalledManifests.Container.Env, e => e.Name.StartsWith("QuayAdmission__ExcludedNamespaces__", StringComparison.Ordinal));
-        Assert.Null(InstalledManifests.Container.Args);
+        var rendered = await ManifestLoader.KustomizeAsync(RepoPaths.Manifests);
+        IReadOnlyList<ManifestObject> objects;
+        if (rendered is null)
+        {
+            // No kubectl (e.g. on CI): KustomizationTests shows the render is the files, so check those.
+            output.WriteLine("kubectl is not on PATH: checked the files read directly instead of `kubectl kustomize manifests/`.");
+            objects = InstalledManifests.All;
+        }
+        else
+        {
+            Assert.True(rendered.ExitCode == 0, rendered.ToString());
+            objects = ManifestLoader.Parse(rendered.Stdout, "kubectl kustomize manifests/");
+        }
+
+        TokenPolicyAgreement.AssertAgree(objects);
+        Assert.Equal("quay.io", Assert.Single(objects.Select(o => o.Typed).OfType<V1ConfigMap>()).Data["QuayAdmission__Registries__0__Host"]);
     }
 
     [Fact]
@@ -114,41 +126,85 @@ public class TokenRequestPolicyTests
         Assert.False(Decide(TokenRequest(null, 3600), username: "system:node:worker-1").Applies);
 
     [Fact]
-    public void Registries_audiences_and_excluded_namespaces_come_from_the_config_map()
+    public void A_broken_policy_refuses_the_webhook_only()
     {
-        var configMap = ShippedConfigMapWith(new Dictionary<string, string>
-        {
-            ["QuayAdmission__Registries__1__Host"] = "quay.example.com",
-            ["QuayAdmission__Registries__2__Host"] = "registry.example.org:8443",
-            ["QuayAdmission__Registries__2__Audience"] = "sts.example.org",
-            ["QuayAdmission__Registries__3__Host"] = "empty-audience.example.org",
-            ["QuayAdmission__Registries__3__Audience"] = "",
-            ["QuayAdmission__ExcludedNamespaces__0"] = "legacy",
-        });
+        // Every variable an error (a reference to a parameter the policy does not have): fails closed, for the webhook alone.
+        var broken = Edited(new Dictionary<string, string>(), audiences: "params.data", excludedNamespaces: "params.data");
 
-        Assert.True(Decide(TokenRequest(["quay.example.com"], 600), configMap).Allowed);
-        Assert.True(Decide(TokenRequest(["sts.example.org"], 600), configMap).Allowed);
-        Assert.True(Decide(TokenRequest(["empty-audience.example.org"], 600), configMap).Allowed);
-        // With an Audience set, the host itself is not an audience the webhook asks for.
-        Assert.False(Decide(TokenRequest(["registry.example.org:8443"], 600), configMap).Allowed);
-        Assert.False(Decide(TokenRequest(["quay.example.com"], 600), configMap, ns: "legacy").Allowed);
-        // A map's keys have no order in CEL: the message lists the audiences in any order.
-        var listed = Decide(TokenRequest(["elsewhere"], 600), configMap).Message!.Split(": ")[1].Split(", ");
-        Assert.Equal(["empty-audience.example.org", "quay.example.com", "quay.io", "sts.example.org"], listed.Order());
+        Assert.False(Decide(TokenRequest(["quay.io"], 600), broken.Policy).Allowed);
+        Assert.False(Decide(TokenRequest(null, 3600), broken.Policy, username: "system:node:worker-1").Applies);
+        Assert.False(Decide(TokenRequest(null, 3600), broken.Policy, username: "system:serviceaccount:kube-system:replicaset-controller").Applies);
     }
 
     [Fact]
-    public void Without_its_config_map_every_token_request_is_refused_even_other_users()
+    public void More_registries_and_excluded_namespaces_are_repeated_in_the_literals()
     {
-        // parameterNotFoundAction is resolved before the match conditions: README, "Uninstall", says
-        // to delete the binding first (make undeploy does) for this reason.
-        Assert.False(Decide(TokenRequest(["quay.io"], 600), configMap: null).Allowed);
-        Assert.False(Decide(TokenRequest(null, 3600), configMap: null, username: "system:node:worker-1").Allowed);
+        var edited = Edited(
+            new Dictionary<string, string>
+            {
+                ["QuayAdmission__Registries__1__Host"] = "quay.example.com",
+                ["QuayAdmission__Registries__2__Host"] = "registry.example.org:8443",
+                ["QuayAdmission__Registries__2__Audience"] = "sts.example.org",
+                ["QuayAdmission__Registries__3__Host"] = "empty-audience.example.org",
+                ["QuayAdmission__Registries__3__Audience"] = "",
+                ["QuayAdmission__ExcludedNamespaces__0"] = "legacy",
+            },
+            audiences: "['quay.io', 'quay.example.com', 'sts.example.org', 'empty-audience.example.org']",
+            excludedNamespaces: "['kube-system', 'quay-admission', 'legacy']");
+
+        // The literals above are what the check demands: an Audience when set and not empty, else the Host.
+        TokenPolicyAgreement.AssertAgree(edited.Objects);
+        Assert.True(Decide(TokenRequest(["quay.example.com"], 600), edited.Policy).Allowed);
+        Assert.True(Decide(TokenRequest(["sts.example.org"], 600), edited.Policy).Allowed);
+        Assert.True(Decide(TokenRequest(["empty-audience.example.org"], 600), edited.Policy).Allowed);
+        Assert.False(Decide(TokenRequest(["registry.example.org:8443"], 600), edited.Policy).Allowed);
+        Assert.False(Decide(TokenRequest(["quay.example.com"], 600), edited.Policy, ns: "legacy").Allowed);
+        Assert.Equal(
+            "quay-admission may request a token only for one audience of its registries: quay.io, quay.example.com, sts.example.org, empty-audience.example.org",
+            Decide(TokenRequest(["elsewhere"], 600), edited.Policy).Message);
+    }
+
+    [Fact]
+    public void A_registry_added_to_the_config_map_alone_is_reported_and_its_tokens_refused()
+    {
+        var edited = Edited(new Dictionary<string, string>
+        {
+            ["QuayAdmission__Registries__1__Host"] = "quay.example.com",
+            ["QuayAdmission__ExcludedNamespaces__0"] = "legacy",
+        });
+
+        var differences = TokenPolicyAgreement.Differences(edited.Objects);
+
+        Assert.Equal(2, differences.Count);
+        Assert.Contains("variable audiences is `['quay.io']`, but the webhook requests tokens for each registry's Audience, else its Host: ['quay.example.com', 'quay.io']", differences[0], StringComparison.Ordinal);
+        Assert.Contains("variable excludedNamespaces is `['kube-system', 'quay-admission']`", differences[1], StringComparison.Ordinal);
+        Assert.Contains("'legacy'", differences[1], StringComparison.Ordinal);
+        // Fails closed: the webhook degrades as OnTokenFailure says; no token outside the literal is minted.
+        Assert.False(Decide(TokenRequest(["quay.example.com"], 600), edited.Policy).Allowed);
+    }
+
+    [Fact]
+    public void A_policy_that_is_not_a_literal_is_reported()
+    {
+        var edited = Edited(new Dictionary<string, string>(), audiences: "params.data.map(k, params.data[k])");
+
+        var difference = Assert.Single(TokenPolicyAgreement.Differences(edited.Objects));
+        Assert.Contains("variable audiences `params.data.map(k, params.data[k])` is not a CEL list literal of strings", difference, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_match_condition_for_another_identity_is_reported()
+    {
+        var edited = Edited(new Dictionary<string, string>());
+        edited.Policy.Spec.MatchConditions[0].Expression = "request.userInfo.username == 'system:serviceaccount:platform:quay-admission'";
+
+        var difference = Assert.Single(TokenPolicyAgreement.Differences(edited.Objects));
+        Assert.Contains($"the webhook runs as {WebhookUser}", difference, StringComparison.Ordinal);
     }
 
     /// <summary>
-    /// The one source of truth: the webhook, configured from the ConfigMap's registry keys (as its
-    /// envFrom does), requests a token the policy, reading the same keys, admits.
+    /// The one configuration, end to end: the webhook, configured from the ConfigMap's registry keys
+    /// (as its envFrom does), requests a token that the policy admits once its literal agrees.
     /// </summary>
     [Theory]
     [InlineData(null)]
@@ -159,8 +215,9 @@ public class TokenRequestPolicyTests
         var data = new Dictionary<string, string> { ["QuayAdmission__Registries__0__Host"] = quay.Host };
         if (audience is not null)
             data["QuayAdmission__Registries__0__Audience"] = audience;
-        var configMap = ShippedConfigMapWith(data);
-        var settings = configMap.Data
+        var edited = Edited(data, audiences: $"['{audience ?? quay.Host}']");
+        TokenPolicyAgreement.AssertAgree(edited.Objects);
+        var settings = edited.ConfigMap.Data
             .Where(entry => entry.Key.StartsWith("QuayAdmission__Registries__", StringComparison.Ordinal))
             .ToDictionary(entry => entry.Key.Replace("__", ":", StringComparison.Ordinal), entry => (string?)entry.Value);
         await using var host = await WebhookHost.StartAsync(settings, quay: quay);
@@ -173,15 +230,12 @@ public class TokenRequestPolicyTests
         Assert.True(result.HasPatch, result.Body);
         var sent = Assert.Single(host.Kube.Requests, r => r.Operation == "tokenrequest");
         var tokenRequest = Cel.FromJson(JsonNode.Parse(sent.Body!));
-        Assert.Equal("allowed", Decide(tokenRequest, configMap).ToString());
+        Assert.Equal("allowed", Decide(tokenRequest, edited.Policy).ToString());
         Assert.True(quay.Exchanges.Single().Succeeded, quay.Exchanges.Single().Error);
     }
 
-    private static PolicyDecision Decide(object? tokenRequest, string ns = TenantNamespace, string? username = null) =>
-        Decide(tokenRequest, InstalledManifests.ConfigMap, ns, username);
-
-    private static PolicyDecision Decide(object? tokenRequest, V1ConfigMap? configMap, string ns = TenantNamespace, string? username = null) =>
-        PolicyEvaluation.Evaluate(Policy, Binding, configMap is null ? [] : [configMap],
+    private static PolicyDecision Decide(object? tokenRequest, V1ValidatingAdmissionPolicy? policy = null, string ns = TenantNamespace, string? username = null) =>
+        PolicyEvaluation.Evaluate(policy ?? Policy, Binding,
             new PolicyRequest("CREATE", "serviceaccounts", "token", ns, username ?? WebhookUser, tokenRequest));
 
     /// <summary>A TokenRequest as admission sees it: spec fields left out when null, as the API server leaves them.</summary>
@@ -201,12 +255,40 @@ public class TokenRequestPolicyTests
         });
     }
 
-    private static V1ConfigMap ShippedConfigMapWith(IDictionary<string, string> entries)
+    private static V1ValidatingAdmissionPolicy PolicyIn(IEnumerable<ManifestObject> objects) =>
+        objects.Select(o => o.Typed).OfType<V1ValidatingAdmissionPolicy>().Single(p => p.Metadata.Name == TokenPolicyAgreement.PolicyName);
+
+    /// <summary>
+    /// The shipped objects as an overlay would make them: entries added to the ConfigMap, and the
+    /// policy's literals replaced when given. Only the typed objects change (what the checks read).
+    /// </summary>
+    private static Installation Edited(IDictionary<string, string> entries, string? audiences = null, string? excludedNamespaces = null)
     {
         var shipped = InstalledManifests.ConfigMap;
         var data = new Dictionary<string, string>(shipped.Data);
         foreach (var (key, value) in entries)
             data[key] = value;
-        return new V1ConfigMap { Metadata = shipped.Metadata, Data = data };
+        var configMap = new V1ConfigMap { Metadata = shipped.Metadata, Data = data };
+        var policy = KubernetesJson.Deserialize<V1ValidatingAdmissionPolicy>(KubernetesJson.Serialize(Policy));
+        foreach (var (name, expression) in new[] { ("audiences", audiences), ("excludedNamespaces", excludedNamespaces) })
+        {
+            if (expression is not null)
+                policy.Spec.Variables.Single(v => v.Name == name).Expression = expression;
+        }
+        return new Installation(InstalledManifests.All
+            .Select(o => o.Typed switch
+            {
+                V1ConfigMap => o with { Typed = configMap },
+                V1ValidatingAdmissionPolicy p when p.Metadata.Name == TokenPolicyAgreement.PolicyName => o with { Typed = policy },
+                _ => o,
+            })
+            .ToList());
+    }
+
+    private sealed record Installation(IReadOnlyList<ManifestObject> Objects)
+    {
+        public V1ValidatingAdmissionPolicy Policy => PolicyIn(Objects);
+
+        public V1ConfigMap ConfigMap => Objects.Select(o => o.Typed).OfType<V1ConfigMap>().Single();
     }
 }
