@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using k8s.Models;
 using QuayAdmission.Demo;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
@@ -125,6 +126,73 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal(0, await exit);
         Assert.Contains(Lines(), line => line.Contains("Application is shutting down", StringComparison.Ordinal));
     }
+
+    [NativeFact]
+    public async Task The_background_half_renews_the_Lease_and_a_Secret_in_place_and_recreates_a_deleted_one()
+    {
+        // Real time, so everything is short: 3 s leases, 20 s tokens renewed at half-life.
+        quay.TokenLifetime = TimeSpan.FromSeconds(20);
+        await using var webhook = await StartAsync(
+            ("QuayAdmission__MinRemaining", "00:00:02"),
+            ("QuayAdmission__Refresher__Interval", "00:00:01"),
+            ("QuayAdmission__Refresher__LeaseDuration", "00:00:03"),
+            ("QuayAdmission__Refresher__RenewDeadline", "00:00:02"),
+            ("QuayAdmission__Refresher__RetryPeriod", "00:00:00.5"));
+        using var client = certificates.Client(webhook.HttpsPort);
+
+        // The Lease: taken, then renewed by the same holder over several LeaseDurations, never lost.
+        Assert.True(await Eventually.TrueAsync(() => kube.GetLease(LeaseNamespace, "quay-admission-refresher")?.Spec?.HolderIdentity == Identity, Deadline),
+            "the refresher never took its Lease");
+        var taken = kube.GetLease(LeaseNamespace, "quay-admission-refresher")!.Spec;
+        Assert.True(await Eventually.TrueAsync(() => kube.GetLease(LeaseNamespace, "quay-admission-refresher")!.Spec.RenewTime > taken.RenewTime!.Value.AddSeconds(9), Deadline),
+            "the Lease was not renewed for three LeaseDurations");
+        var renewed = kube.GetLease(LeaseNamespace, "quay-admission-refresher")!;
+        Assert.Equal((Identity, taken.AcquireTime, taken.LeaseTransitions), (renewed.Spec.HolderIdentity, renewed.Spec.AcquireTime, renewed.Spec.LeaseTransitions));
+        Assert.Contains(renewed.Metadata.ManagedFields, m => m.Manager == "quay-admission");
+
+        // A Secret a running Pod lists: renewed in place at half its life.
+        await AdmitAsync(client, Pods.Json(name: "web-0", robotAccount: Robot), "uid-web-0");
+        var first = Assert.Single(kube.Secrets);
+        var name = first.Metadata.Name;
+        kube.AddPod(RunningPodListing(name));
+        Assert.True(await Eventually.TrueAsync(() => quay.ExchangeCount >= 2 && ExpiresAt(kube.GetSecret("team-a", name)) > ExpiresAt(first), Deadline),
+            "the Secret was not renewed");
+        Assert.Equal(first.Metadata.Uid, kube.GetSecret("team-a", name)!.Metadata.Uid);
+
+        // Deleted by someone else while the Pod lists it: re-created, with a token.
+        Assert.True(kube.DeleteSecret("team-a", name));
+        Assert.True(await Eventually.TrueAsync(() => kube.GetSecret("team-a", name) is { } back && back.Metadata.Uid != first.Metadata.Uid && ExpiresAt(back) is not null, Deadline),
+            "the deleted Secret was not re-created with a token");
+
+        Assert.Equal(0, await webhook.TerminateAsync(Deadline));
+        AssertNoErrorsLogged();
+        Assert.DoesNotContain(Lines(), line => line.Contains("NotSupportedException", StringComparison.Ordinal) || line.Contains("failing", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static DateTimeOffset? ExpiresAt(V1Secret? secret) =>
+        secret?.Metadata.Annotations?.TryGetValue("quay-admission.io/expires-at", out var text) == true
+            ? DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture)
+            : null;
+
+    /// <summary>A running Pod in team-a that lists the Secret, labelled as the webhook's patch labels it.</summary>
+    private static V1Pod RunningPodListing(string secretName) => new()
+    {
+        Metadata = new V1ObjectMeta
+        {
+            Name = "web-0",
+            NamespaceProperty = "team-a",
+            Labels = new Dictionary<string, string> { ["quay-admission.io/injected"] = "true" },
+            Annotations = new Dictionary<string, string> { ["quay-admission.io/robot-account"] = Robot },
+        },
+        Spec = new V1PodSpec
+        {
+            ServiceAccountName = "default",
+            NodeName = "node-a",
+            Containers = [new V1Container { Name = "app", Image = "quay.io/acme/app:1" }],
+            ImagePullSecrets = [new V1LocalObjectReference { Name = secretName }],
+        },
+        Status = new V1PodStatus { Phase = "Running" },
+    };
 
     private async Task<WebhookProcess> StartAsync(params (string Name, string Value)[] settings)
     {
