@@ -42,8 +42,15 @@ public static class ProviderBinary
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
+        try
+        {
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // It exited without reading its input (bad arguments are refused first): its exit and stderr tell.
+        }
         using var timeout = new CancellationTokenSource(Timeout);
         try
         {

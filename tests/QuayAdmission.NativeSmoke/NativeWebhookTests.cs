@@ -62,7 +62,8 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
     [NativeFact]
     public async Task A_review_mints_a_token_into_the_Secret_and_the_metrics_count_it()
     {
-        await using var webhook = await StartAsync();
+        // A budget far beyond the exchange: on a loaded machine the first mint must not degrade to a warning.
+        await using var webhook = await StartAsync(("QuayAdmission__InlineBudget", "00:00:20"));
         using var client = certificates.Client(webhook.HttpsPort);
         var pod = Pods.Json(name: null, generateName: "web-", robotAccount: Robot);
 
@@ -74,7 +75,7 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
         {
             Assert.Equal(uid, answer["uid"]!.GetValue<string>());
             Assert.True(answer["allowed"]!.GetValue<bool>());
-            Assert.Null(answer["warnings"]);
+            Assert.True(answer["warnings"] is null, answer["warnings"]?.ToJsonString());
             var patch = JsonNode.Parse(Convert.FromBase64String(answer["patch"]!.GetValue<string>()))!.ToJsonString();
             Assert.Contains($"\"name\":\"{secretName}\"", patch, StringComparison.Ordinal);
         }
@@ -133,6 +134,7 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
         // Real time, so everything is short: 3 s leases, 20 s tokens renewed at half-life.
         quay.TokenLifetime = TimeSpan.FromSeconds(20);
         await using var webhook = await StartAsync(
+            ("QuayAdmission__InlineBudget", "00:00:20"),
             ("QuayAdmission__MinRemaining", "00:00:02"),
             ("QuayAdmission__Refresher__Interval", "00:00:01"),
             ("QuayAdmission__Refresher__LeaseDuration", "00:00:03"),
@@ -154,6 +156,7 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
         await AdmitAsync(client, Pods.Json(name: "web-0", robotAccount: Robot), "uid-web-0");
         var first = Assert.Single(kube.Secrets);
         var name = first.Metadata.Name;
+        Assert.NotNull(ExpiresAt(first));
         kube.AddPod(RunningPodListing(name));
         Assert.True(await Eventually.TrueAsync(() => quay.ExchangeCount >= 2 && ExpiresAt(kube.GetSecret("team-a", name)) > ExpiresAt(first), Deadline),
             "the Secret was not renewed");
