@@ -26,9 +26,12 @@ internal static class ClientCertificates
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ClientAuthentication], false));
-        // Real time: the API server checks validity against its clock.
+        // Real time: the API server checks validity against its clock. Within the CA's own validity, which
+        // may have begun a moment ago (up.sh makes the CA at the control plane's first start).
         var now = DateTimeOffset.UtcNow;
-        using var certificate = request.Create(ca, now.AddMinutes(-5), now + lifetime, RandomNumberGenerator.GetBytes(16));
+        var notBefore = Max(now.AddMinutes(-5), new DateTimeOffset(ca.NotBefore.ToUniversalTime()));
+        var notAfter = Min(now + lifetime, new DateTimeOffset(ca.NotAfter.ToUniversalTime()));
+        using var certificate = request.Create(ca, notBefore, notAfter, RandomNumberGenerator.GetBytes(16));
         return new Issued(certificate.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
     }
 
@@ -40,6 +43,10 @@ internal static class ClientCertificates
             $"client-certificate-data: {Base64(credentials.CertificatePem)}\n    client-key-data: {Base64(credentials.KeyPem)}");
         return path;
     }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private static string Base64(string pem) => Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(pem));
 }
@@ -71,8 +78,7 @@ internal static class Kubeconfigs
 
             """;
         File.WriteAllText(path, "");
-        if (!OperatingSystem.IsWindows())
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         File.WriteAllText(path, text);
     }
 
