@@ -338,7 +338,12 @@ public sealed class E2ERun : IAsyncLifetime
         return new ScenarioOutcome(new ScenarioLog(scenario.Name, logsDir: null), reason, null);
     }
 
-    private static string FirstLine(string text) => text.Split('\n')[0];
+    /// <summary>A message on one line for figures.txt, cut at 300 characters.</summary>
+    private static string FirstLine(string text)
+    {
+        var flat = string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return flat.Length <= 300 ? flat : flat[..300] + " ...";
+    }
 }
 
 /// <param name="SkipReason">Set when the scenario could not run here.</param>

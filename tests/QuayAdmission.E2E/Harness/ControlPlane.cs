@@ -19,7 +19,8 @@ internal sealed class ControlPlane : IDisposable
 
     public static readonly Uri Jwks = new($"{Server}/openid/v1/jwks");
 
-    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromMinutes(5);
+    // up.sh and realnode/up.sh install their Debian packages on a fresh machine first.
+    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromMinutes(10);
 
     private readonly E2ELocations locations;
 

@@ -10,7 +10,7 @@ namespace QuayAdmission.Tests.Manifests;
 /// <summary>
 /// The ValidatingAdmissionPolicy that binds the webhook's TokenRequests to its registries, run with
 /// <see cref="Cel"/> and <see cref="PolicyEvaluation"/> against the shipped ConfigMap as its parameter.
-/// A kind cluster (make e2e) runs the real thing.
+/// make e2e runs the real thing in a real kube-apiserver.
 /// </summary>
 public class TokenRequestPolicyTests
 {
