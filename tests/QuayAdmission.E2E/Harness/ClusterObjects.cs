@@ -143,6 +143,10 @@ internal static class ClusterReads
     public static async Task<IReadOnlyList<V1Secret>> SecretsAsync(this IKubernetes api, string ns) =>
         (await api.CoreV1.ListNamespacedSecretAsync(ns)).Items.ToList();
 
+    /// <summary>A Lease's times are UTC on the wire (MicroTime); the reader may hand them back unspecified.</summary>
+    public static DateTime Utc(DateTime? time) =>
+        time is { } t ? (t.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(t, DateTimeKind.Utc) : t.ToUniversalTime()) : throw new InvalidOperationException("no time in the Lease");
+
     private static async Task<T?> OrNullAsync<T>(Func<Task<T>> read) where T : class
     {
         try

@@ -28,7 +28,7 @@ internal static class Poll
                     return value;
                 last = $"last seen: {value}";
             }
-            catch (Exception e) when (e is not TimeoutException and not OutOfMemoryException)
+            catch (Exception e) when (e is not TimeoutException and not OutOfMemoryException and not FinalAnswerException)
             {
                 last = $"last error: {e.GetType().Name}: {e.Message}";
             }
@@ -62,3 +62,5 @@ internal readonly record struct Observed<T>(T Value, string Text)
     public override string ToString() => Text;
 }
 
+/// <summary>Thrown by a probe whose answer asking again will not change (e.g. a refusal other than the one waited out): the wait ends with it.</summary>
+internal sealed class FinalAnswerException(string message) : Exception(message);

@@ -1,4 +1,5 @@
 using k8s;
+using k8s.Models;
 using QuayAdmission.Tests.Fakes;
 
 namespace QuayAdmission.E2E.Harness;
@@ -83,6 +84,32 @@ internal sealed class ScenarioContext : IAsyncDisposable
         foreach (var serviceAccount in serviceAccounts)
             await Admin.MustWithInputAsync(E2EPods.ServiceAccountJson(name, serviceAccount), "apply", "-f", "-");
     }
+
+    /// <summary>
+    /// <c>kubectl create</c> of a Pod, returning it as the API server stored it (after the webhooks). A
+    /// ServiceAccount created a moment ago may not be in the ServiceAccount admission plugin's cache yet:
+    /// that refusal is asked again for a few seconds; any other fails at once.
+    /// </summary>
+    public async Task<V1Pod> CreatePodAsync(string podJson, params string[] extra)
+    {
+        string[] arguments = ["create", "-f", "-", "-o", "json", .. extra];
+        var created = await Poll.UntilAsync("kubectl create of a Pod", TimeSpan.FromSeconds(15), async () =>
+        {
+            var result = await Admin.WithInputAsync(podJson, arguments);
+            if (result.ExitCode != 0 && !result.Stderr.Contains("error looking up service account", StringComparison.Ordinal))
+                throw new FinalAnswerException($"kubectl create of a Pod failed (exit {result.ExitCode}): {result.Stderr.Trim()}");
+            return (result.ExitCode == 0, new Observed<string>(result.Stdout, result.Stderr.Trim()));
+        }, TimeSpan.FromSeconds(1));
+        return KubernetesJson.Deserialize<V1Pod>(created.Value);
+    }
+
+    /// <summary>Waits until the pull Secret holds a token, and (for one re-created) has another uid than <paramref name="notUid"/>.</summary>
+    public async Task<PullSecretView> SecretWithTokenAsync(string ns, string name, TimeSpan within, string? notUid = null) =>
+        (await Poll.UntilAsync($"Secret {ns}/{name} holds a token{(notUid is null ? "" : $" (a uid other than {notUid})")}", within, async () =>
+        {
+            var view = await Api.PullSecretAsync(ns, name);
+            return (view is { HasToken: true } && view.Uid != notUid, new Observed<PullSecretView?>(view, view?.ToString() ?? "absent"));
+        })).Value!;
 
     /// <summary>Lets tokens of <paramref name="ns"/>/<paramref name="serviceAccount"/> (the real API server's issuer) act as <paramref name="robot"/> at Quay.</summary>
     public void Trust(string robot, string ns, string serviceAccount)

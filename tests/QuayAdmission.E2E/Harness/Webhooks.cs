@@ -31,6 +31,7 @@ internal sealed class WebhookReplica : IAsyncDisposable
     private readonly List<string> lines = [];
     private readonly string logFile;
     private WebhookProcess? process;
+    private int disposed;
 
     private WebhookReplica(string identity, IReadOnlyDictionary<string, string> environment, string logsDir)
     {
@@ -108,9 +109,10 @@ internal sealed class WebhookReplica : IAsyncDisposable
 
     public Task<int?> TerminateAsync() => Process.TerminateAsync(TimeSpan.FromSeconds(40));
 
+    /// <summary>SIGTERM and wait; once only (a scenario's group is disposed by the scenario and again at the end of the run).</summary>
     public async ValueTask DisposeAsync()
     {
-        if (process is not null)
+        if (Interlocked.Exchange(ref disposed, 1) == 0 && process is not null)
             await process.DisposeAsync();
     }
 

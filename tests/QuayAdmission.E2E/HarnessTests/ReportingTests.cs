@@ -52,6 +52,11 @@ public sealed class ReportingTests : IDisposable
         var failing = await Assert.ThrowsAsync<TimeoutException>(() => Poll.UntilAsync<int>("failing", TimeSpan.FromMilliseconds(50),
             () => throw new HttpRequestException("refused"), TimeSpan.FromMilliseconds(5)));
         Assert.Contains("last error: HttpRequestException: refused", failing.Message, StringComparison.Ordinal);
+
+        var asks = 0;
+        await Assert.ThrowsAsync<FinalAnswerException>(() => Poll.UntilAsync<int>("final", TimeSpan.FromSeconds(10),
+            () => ++asks == 1 ? throw new FinalAnswerException("forbidden") : Task.FromResult((true, 1)), TimeSpan.FromMilliseconds(1)));
+        Assert.Equal(1, asks);
     }
 
     [Fact]

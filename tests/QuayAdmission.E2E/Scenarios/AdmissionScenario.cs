@@ -1,4 +1,3 @@
-using k8s;
 using k8s.Models;
 using QuayAdmission.E2E.Harness;
 
@@ -30,18 +29,14 @@ internal sealed class AdmissionScenario : IScenario
         context.Trust(Robot, Ns, DryRunServiceAccount);
         var secretName = SecretNames.For(E2ESettings.RegistryHost, Robot, ServiceAccount);
 
-        var first = await CreateAsync(context, E2EPods.Json(Ns, "web-0", ServiceAccount, Robot));
+        var first = await context.CreatePodAsync(E2EPods.Json(Ns, "web-0", ServiceAccount, Robot));
         // A Pod that already lists a Secret keeps it first: the patch only appends.
-        var second = await CreateAsync(context, E2EPods.Json(Ns, "web-1", ServiceAccount, Robot, pullSecrets: ["team-registry"]));
+        var second = await context.CreatePodAsync(E2EPods.Json(Ns, "web-1", ServiceAccount, Robot, pullSecrets: ["team-registry"]));
         AssertPatched(first, [secretName]);
         AssertPatched(second, ["team-registry", secretName]);
 
-        var secret = await Poll.UntilAsync($"Secret {Ns}/{secretName} holds a token", TimeSpan.FromSeconds(60), async () =>
-        {
-            var view = await context.Api.PullSecretAsync(Ns, secretName);
-            return (view?.HasToken == true, view);
-        });
-        Assert.Equal("kubernetes.io/dockerconfigjson", secret!.Type);
+        var secret = await context.SecretWithTokenAsync(Ns, secretName, TimeSpan.FromSeconds(60));
+        Assert.Equal("kubernetes.io/dockerconfigjson", secret.Type);
         Assert.Equal("quay-admission", secret.ManagedBy);
         Assert.Equal(Robot, secret.Username);
         var exchanges = context.Exchanges(Robot, Ns, ServiceAccount).Where(e => e.Succeeded).ToList();
@@ -51,7 +46,7 @@ internal sealed class AdmissionScenario : IScenario
 
         // A server-side dry run: the same patch, and no TokenRequest, no Quay call, no Secret.
         var dryName = SecretNames.For(E2ESettings.RegistryHost, Robot, DryRunServiceAccount);
-        var dry = await CreateAsync(context, E2EPods.Json(Ns, "dry", DryRunServiceAccount, Robot), "--dry-run=server");
+        var dry = await context.CreatePodAsync(E2EPods.Json(Ns, "dry", DryRunServiceAccount, Robot), "--dry-run=server");
         AssertPatched(dry, [dryName]);
         Assert.Null(await context.Api.PodOrNullAsync(Ns, "dry"));
         // Admission answered before kubectl returned: anything it wrote would be there now; the window covers a late write.
@@ -63,12 +58,6 @@ internal sealed class AdmissionScenario : IScenario
         }, TimeSpan.FromSeconds(1));
         context.Measured("dry run patched, 0 Secrets, 0 exchanges");
         return string.Join("; ", context.Figures);
-    }
-
-    private static async Task<V1Pod> CreateAsync(ScenarioContext context, string podJson, params string[] extra)
-    {
-        var created = await context.Admin.MustWithInputAsync(podJson, ["create", "-f", "-", "-o", "json", .. extra]);
-        return KubernetesJson.Deserialize<V1Pod>(created);
     }
 
     private static void AssertPatched(V1Pod pod, IReadOnlyList<string> pullSecrets)

@@ -34,9 +34,9 @@ internal sealed class ApiCutScenario : IScenario
         var renewedName = SecretNames.For(E2ESettings.RegistryHost, Robot, "renewed");
         var recreatedName = SecretNames.For(E2ESettings.RegistryHost, Robot, "recreated");
         foreach (var serviceAccount in new[] { "renewed", "recreated" })
-            await context.Admin.MustWithInputAsync(E2EPods.Json(Ns, $"pod-{serviceAccount}", serviceAccount, Robot), "create", "-f", "-");
-        var renewedBefore = await WithTokenAsync(context, renewedName, notUid: null);
-        var recreatedBefore = await WithTokenAsync(context, recreatedName, notUid: null);
+            await context.CreatePodAsync(E2EPods.Json(Ns, $"pod-{serviceAccount}", serviceAccount, Robot));
+        var renewedBefore = await context.SecretWithTokenAsync(Ns, renewedName, Recovery);
+        var recreatedBefore = await context.SecretWithTokenAsync(Ns, recreatedName, Recovery);
         Assert.True(forwarder.Accepted > 0, "the webhook processes never connected through the forwarder");
 
         var processes = group.Replicas.Select(r => r.Process).ToList();
@@ -65,11 +65,11 @@ internal sealed class ApiCutScenario : IScenario
         {
             var current = await group.LeaseAsync(context.Api);
             var holder = current?.Spec?.HolderIdentity;
-            var renewed = current?.Spec?.RenewTime is { } at && FailoverScenario.Utc(at) > restoredAt;
+            var renewed = current?.Spec?.RenewTime is { } at && ClusterReads.Utc(at) > restoredAt;
             return (renewed && group.Replicas.Any(r => r.Identity == holder), new Observed<string>(holder ?? "", $"holder {holder}, renewed {current?.Spec?.RenewTime:HH:mm:ss.f}"));
         });
         var leaseBack = since.Elapsed;
-        var recreated = await WithTokenAsync(context, recreatedName, notUid: recreatedBefore.Uid);
+        var recreated = await context.SecretWithTokenAsync(Ns, recreatedName, Recovery, notUid: recreatedBefore.Uid);
         var recreatedBack = since.Elapsed;
         var renewed = await Poll.UntilAsync($"Secret {renewedName} renewed in place after the cut", Recovery + E2ESettings.HalfLife, async () =>
         {
@@ -85,11 +85,4 @@ internal sealed class ApiCutScenario : IScenario
         context.Measured($"API cut {Figures.Seconds(restoredAt - cutAt)}, both processes up throughout; after it: Lease renewed in {Figures.Seconds(leaseBack)}, deleted Secret re-created with a token in {Figures.Seconds(recreatedBack)}, the other renewed in place in {Figures.Seconds(renewedBack)}");
         return string.Join("; ", context.Figures);
     }
-
-    private static async Task<PullSecretView> WithTokenAsync(ScenarioContext context, string name, string? notUid) =>
-        await Poll.UntilAsync($"Secret {Ns}/{name} holds a token", Recovery, async () =>
-        {
-            var view = await context.Api.PullSecretAsync(Ns, name);
-            return (view is { HasToken: true } && view.Uid != notUid, view!);
-        });
 }

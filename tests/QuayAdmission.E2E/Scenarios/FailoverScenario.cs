@@ -34,7 +34,7 @@ internal sealed class FailoverScenario : IScenario
         var killedAt = DateTime.UtcNow;
         await holder.KillAsync();
         var taken = await HeldByAsync(context, group, survivor, within: bound + TimeSpan.FromSeconds(60));
-        var failover = Utc(taken.Spec.AcquireTime) - killedAt;
+        var failover = ClusterReads.Utc(taken.Spec.AcquireTime) - killedAt;
         context.Measured($"SIGKILL of the holder: {survivor} took the Lease after {Figures.Seconds(failover)} (bound {Figures.Seconds(bound)} = LeaseDuration {Figures.Seconds(leaseDuration)} + 2 x RetryPeriod {Figures.Seconds(retryPeriod)})");
         Assert.True(failover <= bound, $"the Lease changed hands {Figures.Seconds(failover)} after the SIGKILL, more than {Figures.Seconds(bound)}");
         Assert.True(taken.Spec.LeaseTransitions > lease.Spec.LeaseTransitions, "leaseTransitions did not grow");
@@ -46,7 +46,7 @@ internal sealed class FailoverScenario : IScenario
         var terminatedAt = DateTime.UtcNow;
         var exit = survivor.TerminateAsync();
         var handedOver = await HeldByAsync(context, group, replacement, within: 2 * leaseDuration);
-        var handover = Utc(handedOver.Spec.AcquireTime) - terminatedAt;
+        var handover = ClusterReads.Utc(handedOver.Spec.AcquireTime) - terminatedAt;
         Assert.Equal(0, await exit);
         context.Measured($"SIGTERM of the holder: released, {replacement} took the Lease after {Figures.Seconds(handover)}");
         Assert.Contains(survivor.Lines, line => line.Contains($"{survivor.Identity} released the lease {group.LeaseName}", StringComparison.Ordinal));
@@ -62,8 +62,4 @@ internal sealed class FailoverScenario : IScenario
             var lease = await group.LeaseAsync(context.Api);
             return (lease?.Spec?.HolderIdentity == replica.Identity && lease.Spec.AcquireTime is not null, lease);
         }, TimeSpan.FromMilliseconds(200)))!;
-
-    /// <summary>The Lease's times are UTC on the wire; a reader may hand them back unspecified.</summary>
-    internal static DateTime Utc(DateTime? time) =>
-        time is { } t ? (t.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(t, DateTimeKind.Utc) : t.ToUniversalTime()) : throw new InvalidOperationException("no time in the Lease");
 }

@@ -38,12 +38,12 @@ internal sealed class NodeScenario : IScenario
 
         // The longest part first; the others run within its five minutes.
         var loopCreated = DateTimeOffset.UtcNow;
-        await CreateAsync(context, E2EPods.Json(Ns, "loop", "loop", LoopRobot, onNode: true, command: Crashing));
+        await context.CreatePodAsync(E2EPods.Json(Ns, "loop", "loop", LoopRobot, onNode: true, command: Crashing));
         var loopRunning = await RunningAsync(context, "loop", TimeSpan.FromMinutes(3));
         var loopStarted = DateTimeOffset.UtcNow;
 
         var appClock = Stopwatch.StartNew();
-        await CreateAsync(context, E2EPods.Json(Ns, "app", "app", AppRobot, onNode: true));
+        await context.CreatePodAsync(E2EPods.Json(Ns, "app", "app", AppRobot, onNode: true));
         await RunningAsync(context, "app", TimeSpan.FromMinutes(3));
         context.Measured($"annotated Pod Running after {Figures.Seconds(appClock.Elapsed)}");
 
@@ -73,7 +73,7 @@ internal sealed class NodeScenario : IScenario
     private static async Task TrustLaterAsync(ScenarioContext context)
     {
         var secretName = SecretNames.For(E2ESettings.RegistryHost, LateRobot, "late");
-        var created = await CreateAsync(context, E2EPods.Json(Ns, "late", "late", LateRobot, onNode: true));
+        var created = await context.CreatePodAsync(E2EPods.Json(Ns, "late", "late", LateRobot, onNode: true));
         Assert.Contains(secretName, created.Spec.ImagePullSecrets?.Select(s => s.Name) ?? []);
         // Admission leaves the placeholder before it answers.
         var placeholder = await Poll.UntilAsync($"placeholder Secret {secretName}", TimeSpan.FromSeconds(30), async () =>
@@ -97,9 +97,6 @@ internal sealed class NodeScenario : IScenario
         var filled = (await context.Api.PullSecretAsync(Ns, secretName))!;
         Assert.True(filled.HasToken && filled.Uid == placeholder.Uid, $"the placeholder was not filled in place: before {placeholder}, after {filled}");
     }
-
-    private static async Task<V1Pod> CreateAsync(ScenarioContext context, string podJson) =>
-        k8s.KubernetesJson.Deserialize<V1Pod>(await context.Admin.MustWithInputAsync(podJson, "create", "-f", "-", "-o", "json"));
 
     private static async Task<V1Pod> RunningAsync(ScenarioContext context, string name, TimeSpan within) =>
         (await Poll.UntilAsync($"Pod {Ns}/{name} is Running", within, async () =>

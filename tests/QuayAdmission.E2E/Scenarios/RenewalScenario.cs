@@ -30,11 +30,11 @@ internal sealed class RenewalScenario : IScenario
         foreach (var serviceAccount in Renewed.Append(Recreated))
         {
             context.Trust(Robot, Ns, serviceAccount);
-            await context.Admin.MustWithInputAsync(E2EPods.Json(Ns, $"pod-{serviceAccount}", serviceAccount, Robot), "create", "-f", "-");
+            await context.CreatePodAsync(E2EPods.Json(Ns, $"pod-{serviceAccount}", serviceAccount, Robot));
         }
         var names = Renewed.Append(Recreated).ToDictionary(sa => sa, sa => SecretNames.For(E2ESettings.RegistryHost, Robot, sa));
         foreach (var (serviceAccount, name) in names)
-            await WithTokenAsync(context, name, $"the Secret of {serviceAccount} holds a token", TimeSpan.FromSeconds(60));
+            Assert.Equal(Robot, (await context.SecretWithTokenAsync(Ns, name, TimeSpan.FromSeconds(60))).Username);
 
         var renewalsBefore = await RenewalCountsAsync(context);
         var window = 4 * E2ESettings.HalfLife;
@@ -107,18 +107,12 @@ internal sealed class RenewalScenario : IScenario
         var before = (await context.Api.PullSecretAsync(Ns, name))!;
         var clock = Stopwatch.StartNew();
         await context.Admin.MustAsync("-n", Ns, "delete", "secret", name);
-        var back = await WithTokenAsync(context, name, $"Secret {name}, deleted while its Pod lists it, is back with a token", TimeSpan.FromSeconds(90), notUid: before.Uid);
+        var back = await context.SecretWithTokenAsync(Ns, name, TimeSpan.FromSeconds(90), notUid: before.Uid);
         var elapsed = clock.Elapsed;
         context.Log.Line($"{name} back: {back}");
+        Assert.Equal(Robot, back.Username);
         return elapsed;
     }
-
-    private static async Task<PullSecretView> WithTokenAsync(ScenarioContext context, string name, string what, TimeSpan within, string? notUid = null) =>
-        (await Poll.UntilAsync(what, within, async () =>
-        {
-            var view = await context.Api.PullSecretAsync(Ns, name);
-            return (view is { HasToken: true } && view.Uid != notUid && view.Username == Robot, view);
-        }))!;
 
     private static async Task<Dictionary<string, double>> RenewalCountsAsync(ScenarioContext context)
     {
