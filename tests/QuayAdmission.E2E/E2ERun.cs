@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using k8s;
 using QuayAdmission.Demo;
 using QuayAdmission.E2E.Harness;
 using QuayAdmission.E2E.Scenarios;
@@ -94,6 +95,10 @@ public sealed class E2ERun : IAsyncLifetime
         {
             setupError = e;
             setupLog.Line("setup failed: " + e);
+            foreach (var replica in main?.Replicas ?? [])
+                setupLog.Block($"webhook {replica.Identity}, last 40 lines", string.Join('\n', replica.Lines.TakeLast(40)));
+            if (cluster is not null)
+                setupLog.Block("kube-apiserver log (last 40)", Diagnostics.TailOf(cluster.ApiServerLog, 40));
             foreach (var scenario in All)
                 Figures.Failed(scenario.Number, scenario.Name, "setup failed: " + FirstLine(e.Message));
             return;
@@ -172,7 +177,7 @@ public sealed class E2ERun : IAsyncLifetime
     {
         cluster = await ControlPlane.StartAsync(Locations, setupLog);
         var admin = new Kubectl(cluster.AdminKubeconfig, setupLog);
-        await RemovePreviousRunAsync(admin);
+        await RemovePreviousRunAsync(admin, cluster);
 
         manifests = await E2EManifests.RenderAsync(E2ESettings.RegistryHost);
         await admin.MustWithInputAsync(manifests.ApplyYaml, "apply", "-f", "-");
@@ -260,11 +265,17 @@ public sealed class E2ERun : IAsyncLifetime
         await Poll.UntilAsync("the webhook identity mints an allowed token after a control plane restart", TimeSpan.FromSeconds(60), async () => await DeniedAsync() is null);
     }
 
-    private static async Task RemovePreviousRunAsync(Kubectl admin)
+    private static async Task RemovePreviousRunAsync(Kubectl admin, ControlPlane cluster)
     {
         await admin.RunAsync("delete", "mutatingwebhookconfigurations,clusterrolebindings,clusterroles", "-l", E2ELabels.Selector, "--ignore-not-found");
+        // Pods on the node first, forced: a kubelet that is not up (yet) must not hold their namespace.
         await admin.RunAsync("-n", E2ENamespaces.Node, "delete", "pods", "--all", "--force", "--grace-period=0", "--ignore-not-found");
-        await admin.RunAsync("delete", "namespaces", "-l", E2ELabels.Selector, "--ignore-not-found", "--timeout=180s");
+        await admin.RunAsync("delete", "namespaces", "-l", E2ELabels.Selector, "--ignore-not-found", "--wait=false");
+        await Poll.UntilAsync("the previous run's namespaces are gone", TimeSpan.FromMinutes(3), async () =>
+        {
+            var left = (await cluster.Api.CoreV1.ListNamespaceAsync(labelSelector: E2ELabels.Selector)).Items.Select(n => n.Metadata.Name).ToList();
+            return (left.Count == 0, string.Join(", ", left));
+        }, TimeSpan.FromSeconds(1));
         await admin.RunAsync(["-n", E2ESettings.LeaseNamespace, "delete", "leases", "--ignore-not-found",
             "quay-admission-refresher", "quay-admission-refresher-main", "quay-admission-refresher-cut"]);
         await admin.RunAsync("-n", E2ESettings.LeaseNamespace, "delete", "configmap", TokenPolicyScenario.RenamedConfigMap, "--ignore-not-found");

@@ -58,7 +58,7 @@ internal sealed class ApiCutScenario : IScenario
         forwarder.Restore();
         var restoredAt = DateTime.UtcNow;
         var since = Stopwatch.StartNew();
-        context.Log.Line($"API back; {forwarder.Refused} connections were reset during the cut");
+        context.Measured($"API cut for {Figures.Seconds(restoredAt - cutAt)} ({forwarder.Refused} connections reset), both processes up and answering throughout");
         Assert.True(forwarder.Refused > 0, "no process tried the API during the cut: the cut proved nothing");
 
         var lease = await Poll.UntilAsync("the Lease is renewed again by one replica", Recovery, async () =>
@@ -68,21 +68,20 @@ internal sealed class ApiCutScenario : IScenario
             var renewed = current?.Spec?.RenewTime is { } at && ClusterReads.Utc(at) > restoredAt;
             return (renewed && group.Replicas.Any(r => r.Identity == holder), new Observed<string>(holder ?? "", $"holder {holder}, renewed {current?.Spec?.RenewTime:HH:mm:ss.f}"));
         });
-        var leaseBack = since.Elapsed;
+        context.Measured($"Lease renewed by {lease.Value} {Figures.Seconds(since.Elapsed)} after");
         var recreated = await context.SecretWithTokenAsync(Ns, recreatedName, Recovery, notUid: recreatedBefore.Uid);
-        var recreatedBack = since.Elapsed;
+        context.Measured($"deleted Secret re-created with a token {Figures.Seconds(since.Elapsed)} after");
         var renewed = await Poll.UntilAsync($"Secret {renewedName} renewed in place after the cut", Recovery + E2ESettings.HalfLife, async () =>
         {
             var view = await context.Api.PullSecretAsync(Ns, renewedName);
             var exchangedSince = context.Exchanges(Robot, Ns, "renewed").Any(e => e.Succeeded && e.At.UtcDateTime > restoredAt);
             return (view is not null && view.Uid == renewedBefore.Uid && view.ExpiresAt != renewedBefore.ExpiresAt && exchangedSince, new Observed<string>("", view?.ToString() ?? "absent"));
         }, TimeSpan.FromSeconds(1));
-        var renewedBack = since.Elapsed;
+        context.Measured($"the other Secret renewed in place {Figures.Seconds(since.Elapsed)} after");
 
         Assert.All(group.Replicas, r => Assert.False(r.HasExited, $"{r.Identity} exited ({r.Process.ExitCode})"));
         Assert.Equal(processes, group.Replicas.Select(r => r.Process));
-        context.Log.Line($"after the cut: Lease held by {lease.Value}; {recreatedName} {recreated}; {renewedName} {renewed}");
-        context.Measured($"API cut {Figures.Seconds(restoredAt - cutAt)}, both processes up throughout; after it: Lease renewed in {Figures.Seconds(leaseBack)}, deleted Secret re-created with a token in {Figures.Seconds(recreatedBack)}, the other renewed in place in {Figures.Seconds(renewedBack)}");
+        context.Log.Line($"after the cut: {recreatedName} {recreated}; {renewedName} {renewed.Text}");
         return string.Join("; ", context.Figures);
     }
 }

@@ -60,30 +60,30 @@ internal sealed class RenewalScenario : IScenario
         var back = await recreate;
 
         var expected = window / E2ESettings.HalfLife;
-        var counts = new List<string>();
-        foreach (var serviceAccount in Renewed)
+        var settled = windowEnd - E2ESettings.ResyncInterval - TimeSpan.FromSeconds(5);
+        var results = Renewed.Select(serviceAccount =>
         {
             var views = seen[serviceAccount];
-            var renewals = views.Select(v => v.ExpiresAt).Distinct().Count() - 1;
-            counts.Add($"{serviceAccount} {renewals}");
+            var exchanges = context.Exchanges(Robot, Ns, serviceAccount).Where(e => e.Succeeded).ToList();
+            // Every token issued in the window (but its last seconds, which the poll may not have seen yet) was the one the Secret held.
+            var kept = views.Select(v => v.Token).ToHashSet();
+            var wasted = exchanges.Count(e => e.At >= windowStart && e.At < settled && !kept.Contains(e.IssuedToken));
+            return (ServiceAccount: serviceAccount, Views: views, Renewals: views.Select(v => v.ExpiresAt).Distinct().Count() - 1, Exchanges: exchanges, Wasted: wasted);
+        }).ToList();
+        var renewalsAfter = await RenewalCountsAsync(context);
+        var byReplica = string.Join(", ", renewalsAfter.Select(r => $"{r.Key} {r.Value - renewalsBefore.GetValueOrDefault(r.Key):0}"));
+        context.Measured($"over {Figures.Seconds(window)} (half-life {Figures.Seconds(E2ESettings.HalfLife)}): in-place renewals {string.Join(", ", results.Select(r => $"{r.ServiceAccount} {r.Renewals}"))}, tokens issued but never kept {results.Sum(r => r.Wasted)}; renewals of the main group by replica meanwhile: {byReplica}");
+        context.Measured($"deleted Secret back with a token after {Figures.Seconds(back)}");
+
+        foreach (var (serviceAccount, views, renewals, exchanges, wasted) in results)
+        {
             Assert.True(views.Select(v => v.Uid).Distinct().Count() == 1, $"{serviceAccount}: the Secret was replaced, not updated in place: uids {string.Join(", ", views.Select(v => v.Uid).Distinct())}");
             Assert.True(views.Select(v => v.ResourceVersion).Distinct().Count() > renewals, $"{serviceAccount}: a renewal without a new resourceVersion");
             Assert.True(renewals >= expected - 1 && renewals <= expected + 1,
                 $"{serviceAccount}: {renewals} renewals in {Figures.Seconds(window)}, expected about one per half-life ({expected:0})");
-
-            var exchanges = context.Exchanges(Robot, Ns, serviceAccount).Where(e => e.Succeeded).ToList();
             AssertOneRenewerAtATime(serviceAccount, exchanges);
-            // Every token issued in the window (but its last seconds, which the poll may not have seen yet) was the one the Secret held.
-            var kept = views.Select(v => v.Token).ToHashSet();
-            var settled = windowEnd - E2ESettings.ResyncInterval - TimeSpan.FromSeconds(5);
-            var wasted = exchanges.Count(e => e.At >= windowStart && e.At < settled && !kept.Contains(e.IssuedToken));
             Assert.True(wasted == 0, $"{serviceAccount}: {wasted} tokens issued for the key were never in its Secret (a second renewer?)");
         }
-
-        var renewalsAfter = await RenewalCountsAsync(context);
-        var byReplica = string.Join(", ", renewalsAfter.Select(r => $"{r.Key} {r.Value - renewalsBefore.GetValueOrDefault(r.Key):0}"));
-        context.Measured($"over {Figures.Seconds(window)} (half-life {Figures.Seconds(E2ESettings.HalfLife)}): in-place renewals {string.Join(", ", counts)}; renewals of the main group by replica meanwhile: {byReplica}");
-        context.Measured($"deleted Secret back with a token after {Figures.Seconds(back)}");
 
         var tokens = context.Quay.Exchanges.Where(e => e.IssuedToken is not null).Select(e => e.IssuedToken!).ToList();
         foreach (var replica in context.Main.Replicas)

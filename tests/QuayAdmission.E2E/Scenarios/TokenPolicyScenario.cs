@@ -53,27 +53,33 @@ internal sealed class TokenPolicyScenario : IScenario
         var others = new[] { ("cluster-admin", context.Admin), ("kubelet-like", kubelet) };
         var attempts = others.ToDictionary(o => o.Item1, _ => 0);
         var denials = new List<string>();
-        foreach (var (change, apply) in Changes(context))
+        try
         {
-            await apply();
-            context.Log.Line($"changed: {change}");
-            // Every second for a few: the API server's policy caches follow a change within moments, and a denial in between counts too.
-            await Poll.ConsistentlyAsync($"after {change}", EachChangeFor, async () =>
+            foreach (var (change, apply) in Changes(context))
             {
-                foreach (var (who, kubectl) in others)
+                await apply();
+                context.Log.Line($"changed: {change}");
+                // Every second for a few: the API server's policy caches follow a change within moments, and a denial in between counts too.
+                await Poll.ConsistentlyAsync($"after {change}", EachChangeFor, async () =>
                 {
-                    attempts[who]++;
-                    var minted = await kubectl.SecretAsync("-n", Ns, "create", "token", ServiceAccount);
-                    if (minted.ExitCode != 0)
-                        denials.Add($"{who} after {change}: {minted.Stderr.Trim()}");
-                }
-                return (true, "");
-            }, TimeSpan.FromSeconds(1));
+                    foreach (var (who, kubectl) in others)
+                    {
+                        attempts[who]++;
+                        var minted = await kubectl.SecretAsync("-n", Ns, "create", "token", ServiceAccount);
+                        if (minted.ExitCode != 0)
+                            denials.Add($"{who} after {change}: {minted.Stderr.Trim()}");
+                    }
+                    return (true, "");
+                }, TimeSpan.FromSeconds(1));
+            }
+        }
+        finally
+        {
+            // Back to the manifests as shipped.
+            await context.Admin.MustWithInputAsync(context.Manifests.ApplyYaml, "apply", "-f", "-");
+            await context.Admin.RunAsync("-n", E2EManifests.Namespace, "delete", "configmap", RenamedConfigMap, "--ignore-not-found");
         }
 
-        // Back to the manifests as shipped.
-        await context.Admin.MustWithInputAsync(context.Manifests.ApplyYaml, "apply", "-f", "-");
-        await context.Admin.RunAsync("-n", E2EManifests.Namespace, "delete", "configmap", RenamedConfigMap, "--ignore-not-found");
         var again = "allowed";
         try
         {
