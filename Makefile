@@ -47,7 +47,8 @@ test: publish-native provider
 # Without their binaries every scenario is reported skipped, with the reason. Ends with each scenario's
 # measured figures and "tests: N passed, N failed[, N skipped]". The folder is found beside the clone
 # (CI, /work/main: ../shared) or beside one of its parents (a worktree /work/wt/NAME: ../../shared);
-# `make e2e SHARED=/path/to/shared` names it. Needs root (the node). The kind path is `make e2e-kind`.
+# `make e2e SHARED=/path/to/shared` names it. Needs root (the node). A run that hangs is ended after
+# 25 minutes and counts as failed. The kind path is `make e2e-kind`.
 SHARED ?= $(patsubst %/realk8s/up.sh,%,$(firstword $(wildcard $(abspath ../shared/realk8s/up.sh ../../shared/realk8s/up.sh ../../../shared/realk8s/up.sh))))
 E2E_RESULTS := artifacts/e2e-results
 
@@ -58,7 +59,8 @@ print-shared:
 e2e: publish-native
 	rm -rf $(E2E_RESULTS)
 	$(NATIVE_ENV) QUAY_ADMISSION_SHARED=$(SHARED) QUAY_ADMISSION_E2E_RESULTS=$(abspath $(E2E_RESULTS)) \
-	  $(DOTNET) test tests/QuayAdmission.E2E -c $(CONFIGURATION) --logger "trx" --results-directory $(E2E_RESULTS); \
+	  $(DOTNET) test tests/QuayAdmission.E2E -c $(CONFIGURATION) --logger "trx" --results-directory $(E2E_RESULTS) \
+	    --blame-hang-timeout 25m --blame-hang-dump-type none; \
 	  status=$$?; echo "e2e figures:"; sort -k1.2n $(E2E_RESULTS)/figures.txt 2>/dev/null || echo "(none: see $(E2E_RESULTS)/logs)"; \
 	  scripts/test-summary.sh $(E2E_RESULTS); exit $$status
 
