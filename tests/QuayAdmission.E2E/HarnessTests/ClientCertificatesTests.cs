@@ -48,6 +48,9 @@ public sealed class ClientCertificatesTests : IDisposable
         Assert.Equal(ControlPlane.Server, config.Host);
         Assert.Equal(Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(issued.CertificatePem)), config.ClientCertificateData);
         Assert.Single(config.SslCaCerts);
+        // As ControlPlane and RealNode read the scripts' CA files: PEM, from the file.
+        using var loaded = X509CertificateLoader.LoadCertificateFromFile(caFile);
+        Assert.Equal("CN=realk8s-ca", loaded.Subject);
     }
 
     [Fact]
