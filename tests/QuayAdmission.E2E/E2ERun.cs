@@ -44,6 +44,7 @@ public sealed class E2ERun : IAsyncLifetime
     private ScenarioLog setupLog = null!;
     private ControlPlane? cluster;
     private RealNode? node;
+    private Task nodeStarted = Task.CompletedTask;
     private FakeQuay? quay;
     private E2EManifests? manifests;
     private WebhookBase? webhookBase;
@@ -64,7 +65,8 @@ public sealed class E2ERun : IAsyncLifetime
 
     internal WebhookGroup Main => main ?? throw new InvalidOperationException("the main group did not start");
 
-    internal RealNode? Node => node;
+    /// <summary>The node, if it is up (for the diagnostics).</summary>
+    internal RealNode? NodeIfUp => node;
 
     /// <summary>Why the node scenario cannot run (no kubelet binary), or null.</summary>
     internal string? NodeUnavailable { get; private set; }
@@ -195,24 +197,12 @@ public sealed class E2ERun : IAsyncLifetime
         quay.TrustIssuerKeys(ControlPlane.Issuer, ControlPlane.Jwks, cluster.Ca);
         setupLog.Line($"Quay stand-in at {quay.BaseAddress}: robot tokens for {Figures.Seconds(E2ESettings.TokenLifetime)}, ServiceAccount keys from {ControlPlane.Jwks}");
 
+        // The node comes up (packages, image, kubelet) while the webhook processes start and the other scenarios run.
         NodeUnavailable = Locations.KubeletMissing();
         if (NodeUnavailable is null)
-        {
-            try
-            {
-                node = await RealNode.StartAsync(Locations, setupLog);
-                quay.WriteSigningKeyPem(node.PublicKeyFile);
-            }
-            catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException)
-            {
-                NodeError = e;
-                setupLog.Line("node failed to start: " + e.Message);
-            }
-        }
+            nodeStarted = Task.Run(() => StartNodeAsync(quay));
         else
-        {
             setupLog.Line("no node: " + NodeUnavailable);
-        }
 
         webhookBase = new WebhookBase(
             NativeExecutable(),
@@ -228,6 +218,30 @@ public sealed class E2ERun : IAsyncLifetime
         await main.RegisterWebhookAsync(manifests, admin, main.Replicas[0]);
         var leader = await main.LeaderAsync(cluster.Api, TimeSpan.FromSeconds(60));
         setupLog.Line($"main group up: webhook at main-0 (https {main.Replicas[0].Process.HttpsPort}), refresher on {leader.Identity}");
+    }
+
+    private async Task StartNodeAsync(FakeQuay quayStandIn)
+    {
+        try
+        {
+            var started = await RealNode.StartAsync(Locations, setupLog);
+            quayStandIn.WriteSigningKeyPem(started.PublicKeyFile);
+            node = started;
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException)
+        {
+            NodeError = e;
+            setupLog.Line("node failed to start: " + e.Message);
+        }
+    }
+
+    /// <summary>The node once realnode/up.sh is done: a skip when it cannot run here, a failure when it did not start.</summary>
+    internal async Task<RealNode> NodeAsync()
+    {
+        await nodeStarted;
+        if (NodeError is not null)
+            throw new InvalidOperationException("the node did not start: " + NodeError.Message, NodeError);
+        return node ?? throw new ScenarioSkippedException(NodeUnavailable ?? "the node is not up");
     }
 
     /// <summary>
@@ -287,8 +301,6 @@ public sealed class E2ERun : IAsyncLifetime
         await using var context = new ScenarioContext(this, log);
         try
         {
-            if (NodeError is not null && scenario is NodeScenario)
-                throw new InvalidOperationException("the node did not start: " + NodeError.Message, NodeError);
             var figure = await scenario.RunAsync(context);
             log.Line("passed: " + figure);
             Figures.Measured(scenario.Number, scenario.Name, figure);
@@ -304,7 +316,7 @@ public sealed class E2ERun : IAsyncLifetime
         {
             log.Line("FAILED: " + e);
             Figures.Failed(scenario.Number, scenario.Name, string.Join("; ", [.. context.Figures, FirstLine(e.Message)]));
-            await Diagnostics.CollectAsync(context, node);
+            await Diagnostics.CollectAsync(context);
             return new ScenarioOutcome(log, null, e);
         }
     }
@@ -312,6 +324,7 @@ public sealed class E2ERun : IAsyncLifetime
     private async Task TearDownAsync()
     {
         var keep = Environment.GetEnvironmentVariable(KeepVariable) == "1";
+        await nodeStarted;
         List<WebhookGroup> started;
         lock (groups)
             started = [.. groups];

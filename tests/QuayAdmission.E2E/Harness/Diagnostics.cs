@@ -12,9 +12,10 @@ internal static class Diagnostics
     private const string SecretColumns =
         "NAME:.metadata.name,UID:.metadata.uid,RV:.metadata.resourceVersion,TYPE:.type,EXPIRES:.metadata.annotations.quay-admission\\.io/expires-at,CREATED:.metadata.creationTimestamp";
 
-    public static async Task CollectAsync(ScenarioContext context, RealNode? node)
+    public static async Task CollectAsync(ScenarioContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        var node = context.NodeIfUp;
         var log = context.Log;
         log.Line("---- diagnostics ----");
         await Safely(log, "leases", () => context.Admin.RunAsync("-n", E2ESettings.LeaseNamespace, "get", "leases", "-o",

@@ -52,7 +52,11 @@ internal sealed class ScenarioContext : IAsyncDisposable
     /// <summary>The group every run starts first (namespaces e2e-admission, e2e-renewal, e2e-node), with its webhook configuration.</summary>
     public WebhookGroup Main => run.Main;
 
-    public RealNode Node => run.Node ?? throw new ScenarioSkippedException(run.NodeUnavailable ?? "the node is not up");
+    /// <summary>Waits for the node's start; skips the scenario when the node cannot run here, fails it when the node did not start.</summary>
+    public Task<RealNode> NodeAsync() => run.NodeAsync();
+
+    /// <summary>The node, for the diagnostics, if it is up.</summary>
+    public RealNode? NodeIfUp => run.NodeIfUp;
 
     public List<string> Namespaces { get; } = [];
 

@@ -28,7 +28,7 @@ internal sealed class NodeScenario : IScenario
     public async Task<string> RunAsync(ScenarioContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var node = context.Node;
+        var node = await context.NodeAsync();
         context.Watch(context.Main);
         await context.CreateNamespaceAsync(Ns, context.Main.Spec.Name, "app", "late", "loop");
         context.Trust(AppRobot, Ns, "app");
