@@ -48,7 +48,7 @@ internal sealed class FailoverScenario : IScenario
         var handedOver = await HeldByAsync(context, group, replacement, within: 2 * leaseDuration);
         var handover = ClusterReads.Utc(handedOver.Spec.AcquireTime) - terminatedAt;
         Assert.Equal(0, await exit);
-        context.Measured($"SIGTERM of the holder: released, {replacement} took the Lease after {Figures.Seconds(handover)}");
+        context.Measured($"SIGTERM of the holder: {replacement} took the Lease after {Figures.Seconds(handover)}");
         Assert.Contains(survivor.Lines, line => line.Contains($"{survivor.Identity} released the lease {group.LeaseName}", StringComparison.Ordinal));
         // Without the release the replacement would wait out the Lease: at least LeaseDuration - RetryPeriod.
         Assert.True(handover < leaseDuration / 2, $"the Lease changed hands {Figures.Seconds(handover)} after the SIGTERM: it was not released");
