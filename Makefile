@@ -16,7 +16,7 @@ NATIVE_ENV := QUAY_ADMISSION_NATIVE_BIN=$(abspath $(WEBHOOK_BIN))
 
 FLOOR_BIN := $(NATIVE)/floor/QuayAdmission.Floor
 
-.PHONY: build test run demo bench clean publish-native publish-floor provider native-deps
+.PHONY: build test e2e print-shared run demo bench clean publish-native publish-floor provider native-deps
 
 build:
 	$(DOTNET) build QuayAdmission.sln -c $(CONFIGURATION)
@@ -41,6 +41,28 @@ test: publish-native provider
 	rm -rf $(RESULTS)
 	$(NATIVE_ENV) $(DOTNET) test QuayAdmission.sln -c $(CONFIGURATION) --logger "trx" --results-directory $(RESULTS); \
 	  status=$$?; scripts/test-summary.sh $(RESULTS); exit $$status
+
+# The native webhook on a real control plane and node, offline, on loopback (tests/QuayAdmission.E2E,
+# README.md "End-to-end test"): the shared folder's realk8s/up.sh and realnode/up.sh, started once.
+# Without their binaries every scenario is reported skipped, with the reason. Ends with each scenario's
+# measured figures and "tests: N passed, N failed[, N skipped]". The folder is found beside the clone
+# (CI, /work/main: ../shared) or beside one of its parents (a worktree /work/wt/NAME: ../../shared);
+# `make e2e SHARED=/path/to/shared` names it. Needs root (the node). A run that hangs is ended after
+# 25 minutes and counts as failed. The kind path is `make e2e-kind`.
+SHARED ?= $(patsubst %/realk8s/up.sh,%,$(firstword $(wildcard $(abspath ../shared/realk8s/up.sh ../../shared/realk8s/up.sh ../../../shared/realk8s/up.sh))))
+E2E_RESULTS := artifacts/e2e-results
+
+# .ci/run stops the control plane and node in that folder at its end.
+print-shared:
+	@echo $(SHARED)
+
+e2e: publish-native
+	rm -rf $(E2E_RESULTS)
+	$(NATIVE_ENV) QUAY_ADMISSION_SHARED=$(SHARED) QUAY_ADMISSION_E2E_RESULTS=$(abspath $(E2E_RESULTS)) \
+	  $(DOTNET) test tests/QuayAdmission.E2E -c $(CONFIGURATION) --logger "trx" --results-directory $(E2E_RESULTS) \
+	    --blame-hang-timeout 25m --blame-hang-dump-type none; \
+	  status=$$?; echo "e2e figures:"; sort -k1.2n $(E2E_RESULTS)/figures.txt 2>/dev/null || echo "(none: see $(E2E_RESULTS)/logs)"; \
+	  scripts/test-summary.sh $(E2E_RESULTS); exit $$status
 
 publish-native: $(WEBHOOK_BIN)
 

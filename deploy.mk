@@ -1,12 +1,13 @@
 # Deployment targets; the main Makefile includes this file. Run from the repository root.
-# `image`, `e2e` need docker; `deploy*`, `undeploy`, `logs` need kubectl and a cluster.
+# `image`, `e2e-kind` need docker; `deploy*`, `undeploy`, `logs` need kubectl and a cluster.
+# (`make e2e`, in the Makefile, needs neither: a real control plane and node of its own, offline.)
 
 IMAGE ?= quay-admission:dev
 DOCKER ?= docker
 KUBECTL ?= kubectl
 NAMESPACE := quay-admission
 
-.PHONY: image publish deploy deploy-dev-certs undeploy logs e2e
+.PHONY: image publish deploy deploy-dev-certs undeploy logs e2e-kind
 
 image:
 	$(DOCKER) build -t $(IMAGE) .
@@ -34,6 +35,7 @@ undeploy:
 logs:
 	$(KUBECTL) -n $(NAMESPACE) logs -l app.kubernetes.io/name=quay-admission --prefix --tail=200 -f
 
-# A kind cluster with cert-manager; needs docker, kind, kubectl and internet.
-e2e:
+# The image on a kind cluster with cert-manager (the Deployment, the Service, cert-manager's caBundle);
+# needs docker, kind, kubectl and internet.
+e2e-kind:
 	IMAGE=$(IMAGE) tests/e2e/run.sh

@@ -103,6 +103,15 @@ public sealed class WebhookProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL: the process ends at once with nothing released, as when its node dies.</summary>
+    public async Task KillAsync()
+    {
+        if (process.HasExited)
+            return;
+        process.Kill();
+        await process.WaitForExitAsync(CancellationToken.None);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await TerminateAsync(TimeSpan.FromSeconds(30));

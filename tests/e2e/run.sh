@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end check on a throwaway kind cluster (`make e2e`): cert-manager, the image, the
+# End-to-end check on a throwaway kind cluster (`make e2e-kind`): cert-manager, the image, the
 # manifests, then a Deployment annotated with a robot account whose Pods must list the pull
 # Secret, and that Secret (a placeholder at least: a kind cluster's ServiceAccount issuer is not
 # reachable by quay.io, so no real token is expected) must exist.

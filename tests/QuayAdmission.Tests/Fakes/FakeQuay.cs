@@ -13,7 +13,8 @@ namespace QuayAdmission.Tests.Fakes;
 /// A local stand-in for Quay's robot federation endpoint, <c>GET /oauth2/federation/robot/token</c>,
 /// served by Kestrel on 127.0.0.1 (optionally over HTTPS with its own CA). It checks what Quay checks:
 /// Basic auth of <c>robot:kubernetes-jwt</c>, the JWT's RS256 signature against the issuer's JWKS
-/// (found through OIDC discovery over HTTP), expiry, and that the robot trusts the (issuer, subject).
+/// (found through OIDC discovery over HTTP, or at a JWKS address given with <see cref="TrustIssuerKeys"/>),
+/// expiry, and that the robot trusts the (issuer, subject).
 /// </summary>
 public sealed partial class FakeQuay : IAsyncDisposable
 {
@@ -30,6 +31,7 @@ public sealed partial class FakeQuay : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<string, HashSet<(string Issuer, string Subject)>> _robots = [];
     private readonly Dictionary<string, Task<JsonArray?>> _jwksByIssuer = [];
+    private readonly Dictionary<string, (Uri Jwks, HttpClient Client)> _jwksLocations = [];
     private readonly List<ExchangeRecord> _exchanges = [];
     private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
     private int _exchangeCount;
@@ -135,6 +137,43 @@ public sealed partial class FakeQuay : IAsyncDisposable
     /// <summary>A robot without any federation configured.</summary>
     public void AddRobot(string robot) => Locked(() => AddRobotLocked(robot));
 
+    /// <summary>
+    /// Reads <paramref name="issuer"/>'s keys from <paramref name="jwks"/> (on loopback, HTTPS trusting
+    /// <paramref name="ca"/> alone) instead of through OIDC discovery: a real API server's issuer,
+    /// <c>https://kubernetes.default.svc.cluster.local</c>, names a host this machine cannot reach, while
+    /// its JWKS is served at <c>https://127.0.0.1:6443/openid/v1/jwks</c>.
+    /// </summary>
+    public void TrustIssuerKeys(string issuer, Uri jwks, X509Certificate2 ca)
+    {
+        ArgumentNullException.ThrowIfNull(jwks);
+        ArgumentNullException.ThrowIfNull(ca);
+        if (!IsLoopback(jwks.ToString()))
+        {
+            throw new ArgumentException($"{jwks} is not on loopback; the fake Quay fetches keys only from 127.0.0.1", nameof(jwks));
+        }
+
+        var trust = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        trust.CustomTrustStore.Add(X509CertificateLoader.LoadCertificate(ca.RawData));
+        var client = new HttpClient(new SocketsHttpHandler { SslOptions = { CertificateChainPolicy = trust } }) { Timeout = TimeSpan.FromSeconds(10) };
+        Locked(() =>
+        {
+            if (_jwksLocations.Remove(issuer, out var replaced))
+            {
+                replaced.Client.Dispose();
+            }
+
+            _jwksLocations[issuer] = (jwks, client);
+            _jwksByIssuer.Remove(issuer);
+        });
+    }
+
+    /// <summary>Writes the public half of the key robot tokens are signed with (PEM, SubjectPublicKeyInfo): what a registry checks pulls against.</summary>
+    public string WriteSigningKeyPem(string path)
+    {
+        File.WriteAllText(path, _signingKey.ExportSubjectPublicKeyInfoPem());
+        return path;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_server is not null)
@@ -143,6 +182,11 @@ public sealed partial class FakeQuay : IAsyncDisposable
         }
 
         _jwksClient.Dispose();
+        foreach (var (_, client) in Locked(() => _jwksLocations.Values.ToList()))
+        {
+            client.Dispose();
+        }
+
         _caCertificate?.Dispose();
         _serverCertificate?.Dispose();
         _signingKey.Dispose();
@@ -291,7 +335,7 @@ public sealed partial class FakeQuay : IAsyncDisposable
     /// <returns>null when the signature verifies, else why not.</returns>
     private async Task<string?> VerifySignatureAsync(DecodedJwt jwt, string issuer)
     {
-        if (!IsLoopback(issuer))
+        if (!IsLoopback(issuer) && JwksLocation(issuer) is null)
         {
             // The stand-in may only ever reach this machine.
             return $"issuer {issuer} is not on loopback; the fake Quay fetches keys only from 127.0.0.1";
@@ -335,6 +379,11 @@ public sealed partial class FakeQuay : IAsyncDisposable
         try
         {
             var ct = Server.Stopping;
+            if (JwksLocation(issuer) is { } location)
+            {
+                return JsonNode.Parse(await location.Client.GetStringAsync(location.Jwks, ct))?["keys"] as JsonArray;
+            }
+
             var discovery = JsonNode.Parse(await _jwksClient.GetStringAsync(new Uri($"{issuer.TrimEnd('/')}/.well-known/openid-configuration"), ct));
             if (discovery?["jwks_uri"]?.GetValue<string>() is not { } jwksUri || !IsLoopback(jwksUri))
             {
@@ -413,6 +462,9 @@ public sealed partial class FakeQuay : IAsyncDisposable
     }
 
     private static string Error(string message) => new JsonObject { ["error"] = message }.ToJsonString();
+
+    private (Uri Jwks, HttpClient Client)? JwksLocation(string issuer) =>
+        Locked<(Uri, HttpClient)?>(() => _jwksLocations.TryGetValue(issuer, out var location) ? location : null);
 
     private static bool IsLoopback(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.IsLoopback;

@@ -1,12 +1,15 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Time.Testing;
 using QuayAdmission.Tests.Fakes;
+using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.Tests.FakesTests;
 
@@ -135,6 +138,70 @@ public sealed class FakeQuayTests : IAsyncLifetime
         finally
         {
             File.Delete(caFile);
+        }
+    }
+
+    [Fact]
+    public async Task Keys_of_an_issuer_that_cannot_be_discovered_come_from_the_https_jwks_it_is_given()
+    {
+        // As a real API server: the issuer names a cluster-internal host; the JWKS is served on loopback over its own CA.
+        const string issuer = "https://kubernetes.default.svc.cluster.local";
+        using var key = RSA.Create(2048);
+        using var tls = TlsChain.Create();
+        using var otherTls = TlsChain.Create();
+        var jwks = new JsonObject { ["keys"] = new JsonArray(FakeJwt.PublicJwk(key, FakeJwt.KeyIdOf(key))) }.ToJsonString();
+        await using var apiServer = await LoopbackServer.StartAsync(
+            context => context.Request.Path == "/openid/v1/jwks" ? context.Response.WriteAsync(jwks) : Task.CompletedTask,
+            tls.Leaf,
+            CancellationToken.None,
+            chain: [tls.Intermediate]);
+        _quay.TrustSubject(Robot, issuer, Subject);
+        var now = _time.GetUtcNow();
+        var saToken = FakeJwt.SignRs256(key, FakeJwt.KeyIdOf(key), new JsonObject
+        {
+            ["iss"] = issuer,
+            ["sub"] = Subject,
+            ["aud"] = new JsonArray(_quay.Host),
+            ["iat"] = now.ToUnixTimeSeconds(),
+            ["nbf"] = now.ToUnixTimeSeconds(),
+            ["exp"] = now.AddMinutes(10).ToUnixTimeSeconds(),
+        });
+
+        using (var undiscoverable = await ExchangeAsync(_http, _quay, Robot, saToken))
+        {
+            Assert.Contains("not on loopback", (await ReadJsonAsync(undiscoverable))["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        _quay.TrustIssuerKeys(issuer, new Uri(apiServer.BaseAddress, "openid/v1/jwks"), otherTls.Root);
+        using (var untrustedServer = await ExchangeAsync(_http, _quay, Robot, saToken))
+        {
+            Assert.Equal($"Invalid token: could not fetch the signing keys of {issuer}", (await ReadJsonAsync(untrustedServer))["error"]!.GetValue<string>());
+        }
+
+        _quay.TrustIssuerKeys(issuer, new Uri(apiServer.BaseAddress, "openid/v1/jwks"), tls.Root);
+        using var exchanged = await ExchangeAsync(_http, _quay, Robot, saToken);
+        Assert.Equal(HttpStatusCode.OK, exchanged.StatusCode);
+        Assert.Throws<ArgumentException>(() => _quay.TrustIssuerKeys(issuer, new Uri("https://kubernetes.default.svc.cluster.local/openid/v1/jwks"), tls.Root));
+    }
+
+    [Fact]
+    public async Task The_signing_key_written_as_public_pem_verifies_the_robot_tokens()
+    {
+        _quay.TrustSubject(Robot, _api.Issuer, Subject);
+        using var response = await ExchangeAsync(_http, _quay, Robot, await ServiceAccountTokenAsync(audience: _quay.Host));
+        var robotToken = FakeJwt.Parse((await ReadJsonAsync(response))["token"]!.GetValue<string>());
+        var pemFile = Path.Combine(Path.GetTempPath(), $"fake-quay-pub-{Guid.NewGuid():N}.pem");
+        try
+        {
+            var pem = await File.ReadAllTextAsync(_quay.WriteSigningKeyPem(pemFile));
+            Assert.StartsWith("-----BEGIN PUBLIC KEY-----", pem, StringComparison.Ordinal);
+            using var publicKey = RSA.Create();
+            publicKey.ImportFromPem(pem);
+            Assert.True(publicKey.VerifyData(Encoding.ASCII.GetBytes(robotToken.SigningInput), robotToken.Signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        }
+        finally
+        {
+            File.Delete(pemFile);
         }
     }
 

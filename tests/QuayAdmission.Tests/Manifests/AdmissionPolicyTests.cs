@@ -7,7 +7,7 @@ namespace QuayAdmission.Tests.Manifests;
 
 /// <summary>
 /// The ValidatingAdmissionPolicy that narrows the webhook's Secret writes: its parts pinned, and its
-/// expressions run by <see cref="PolicyEvaluation"/>; a kind cluster (make e2e) evaluates the real thing.
+/// expressions run by <see cref="PolicyEvaluation"/>; make e2e evaluates the real thing in a real kube-apiserver.
 /// </summary>
 public class AdmissionPolicyTests
 {

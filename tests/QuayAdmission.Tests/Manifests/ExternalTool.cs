@@ -23,11 +23,13 @@ internal static class ExternalTool
         IEnumerable<string> arguments,
         string workingDirectory,
         IReadOnlyDictionary<string, string?>? environment = null,
-        TimeSpan? timeout = null)
+        TimeSpan? timeout = null,
+        string? standardInput = null)
     {
         var start = new ProcessStartInfo(fileName)
         {
             WorkingDirectory = workingDirectory,
+            RedirectStandardInput = standardInput is not null,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -55,6 +57,12 @@ internal static class ExternalTool
         var stderr = process.StandardError.ReadToEndAsync(cancel.Token);
         try
         {
+            if (standardInput is not null)
+            {
+                await process.StandardInput.WriteAsync(standardInput.AsMemory(), cancel.Token);
+                process.StandardInput.Close();
+            }
+
             await process.WaitForExitAsync(cancel.Token);
         }
         catch (OperationCanceledException)

@@ -12,7 +12,7 @@ namespace QuayAdmission.Tests.Manifests;
 /// <summary>
 /// The ValidatingAdmissionPolicy that binds the webhook's TokenRequests to its registries, run with
 /// <see cref="Cel"/> and <see cref="PolicyEvaluation"/>, and its literals held to the webhook's
-/// configuration by <see cref="TokenPolicyAgreement"/>. A kind cluster (make e2e) runs the real thing.
+/// configuration by <see cref="TokenPolicyAgreement"/>. make e2e runs the real thing in a real kube-apiserver.
 /// </summary>
 public class TokenRequestPolicyTests(ITestOutputHelper output)
 {
