@@ -9,7 +9,8 @@ namespace QuayAdmission.E2E.Harness;
 /// The project's own manifests as <c>kubectl kustomize manifests/</c> renders them, cut to what a
 /// node-less control plane with the webhook as a local process can use: the Namespace, the
 /// ServiceAccount, RBAC, both ValidatingAdmissionPolicies and their bindings, and the ConfigMap (with
-/// the registry this run serves: quay.local). Not the Deployment, Service, PodDisruptionBudget,
+/// the registry this run serves: quay.local, which the token policy's audiences literal then names).
+/// Not the Deployment, Service, PodDisruptionBudget,
 /// NetworkPolicy or cert-manager objects (no node runs the webhook's Pod here), and the
 /// MutatingWebhookConfiguration only as the template of <see cref="WebhookConfiguration"/>.
 /// </summary>
@@ -52,6 +53,13 @@ internal sealed class E2EManifests
         var configMap = kept.Single(d => d.GetString("kind") == "ConfigMap" && d.At("metadata.name") == ConfigMapName);
         var data = configMap.GetMap("data") ?? throw new InvalidDataException("the ConfigMap quay-admission has no data");
         data.Children[new YamlScalarNode(RegistryHostKey)] = new YamlScalarNode(registryHost);
+        // The token policy repeats the registries' audiences as a literal (README, "Adding a
+        // registry"): this run's one registry is its audience, as an overlay would patch it.
+        var policy = kept.Single(d => d.GetString("kind") == "ValidatingAdmissionPolicy" && MatchesTokenRequests(d));
+        var audiences = (policy.GetMap("spec")?.GetList("variables") ?? []).OfType<YamlMappingNode>()
+            .SingleOrDefault(v => v.GetString("name") == "audiences")
+            ?? throw new InvalidDataException("the token policy has no variable named audiences");
+        audiences.Children[new YamlScalarNode("expression")] = new YamlScalarNode($"['{registryHost}']");
         var webhook = documents.Single(d => d.GetString("kind") == "MutatingWebhookConfiguration");
         return new E2EManifests(kept, webhook);
     }
@@ -61,7 +69,7 @@ internal sealed class E2EManifests
 
     public IEnumerable<string> Kinds => applied.Select(d => d.GetString("kind")!);
 
-    /// <summary>The ConfigMap's data: what the Deployment's <c>envFrom</c> gives the webhook, and the token policy's parameter today.</summary>
+    /// <summary>The ConfigMap's data: what the Deployment's <c>envFrom</c> gives the webhook.</summary>
     public IReadOnlyDictionary<string, string> ConfigMapData =>
         ConfigMap.GetMap("data")!.Entries().ToDictionary(e => e.Key, e => ((YamlScalarNode)e.Value).Value ?? "");
 

@@ -46,6 +46,8 @@ public sealed class E2EManifestsTests
 
         var typed = KubernetesYaml.Deserialize<V1ValidatingAdmissionPolicy>(policy.Yaml, strict: true);
         Assert.Contains(typed.Spec.MatchConstraints.ResourceRules, rule => rule.Resources.Contains("serviceaccounts/token"));
+        // Its audiences literal names the run's registry, as the ConfigMap does.
+        Assert.Equal($"['{E2ESettings.RegistryHost}']", typed.Spec.Variables.Single(v => v.Name == "audiences").Expression);
         Assert.NotEmpty(policy.Bindings);
         Assert.All(policy.Bindings, binding =>
             Assert.Equal(policy.Name, KubernetesYaml.Deserialize<V1ValidatingAdmissionPolicyBinding>(binding.Yaml, strict: true).Spec.PolicyName));
