@@ -103,6 +103,7 @@ public static partial class RobotReferenceParser
         return builder.Append(value.Length > max ? "...\"" : "\"").ToString();
     }
 
-    [GeneratedRegex("^[a-z0-9]+(?:[._-][a-z0-9]+)*$", RegexOptions.CultureInvariant)]
+    // \z, not $: .NET's $ also matches before a final newline ("acme\n" would pass).
+    [GeneratedRegex(@"^[a-z0-9]+(?:[._-][a-z0-9]+)*\z", RegexOptions.CultureInvariant)]
     private static partial Regex PartPattern();
 }

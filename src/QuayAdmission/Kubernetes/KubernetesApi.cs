@@ -70,23 +70,23 @@ public sealed class KubernetesApi : IDisposable
     public void Dispose() => http.Dispose();
 
     public Task<V1Secret> ReadSecretAsync(string ns, string name, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, Path("api/v1/namespaces", ns, "secrets", name), null, Context.V1Secret, ct);
+        SendAsync(HttpMethod.Get, Namespaced(Core, ns, "secrets", name), null, Context.V1Secret, ct);
 
     public Task<V1Secret> CreateSecretAsync(V1Secret secret, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, Path("api/v1/namespaces", secret.Metadata.NamespaceProperty, "secrets"), Body(secret, Context.V1Secret), Context.V1Secret, ct);
+        SendAsync(HttpMethod.Post, Namespaced(Core, secret.Metadata.NamespaceProperty, "secrets"), Body(secret, Context.V1Secret), Context.V1Secret, ct);
 
     /// <summary>
     /// A JSON merge patch of <paramref name="patch"/> (only the fields it sets) onto the Secret. With
     /// <c>metadata.resourceVersion</c> set it applies only to that version (a 409 otherwise).
     /// </summary>
     public Task<V1Secret> PatchSecretAsync(string ns, string name, V1Secret patch, CancellationToken ct) =>
-        SendAsync(HttpMethod.Patch, Path("api/v1/namespaces", ns, "secrets", name), Body(patch, Context.V1Secret, MergePatch), Context.V1Secret, ct);
+        SendAsync(HttpMethod.Patch, Namespaced(Core, ns, "secrets", name), Body(patch, Context.V1Secret, MergePatch), Context.V1Secret, ct);
 
     /// <summary>Deletes the Secret only if it still has <paramref name="resourceVersion"/> (a 409 otherwise).</summary>
     public Task DeleteSecretAsync(string ns, string name, string resourceVersion, CancellationToken ct)
     {
         var options = new V1DeleteOptions { Preconditions = new V1Preconditions { ResourceVersion = resourceVersion } };
-        return SendAsync(HttpMethod.Delete, Path("api/v1/namespaces", ns, "secrets", name), Body(options, Context.V1DeleteOptions), ct);
+        return SendAsync(HttpMethod.Delete, Namespaced(Core, ns, "secrets", name), Body(options, Context.V1DeleteOptions), ct);
     }
 
     /// <summary>One page of Secrets in every namespace.</summary>
@@ -95,29 +95,29 @@ public sealed class KubernetesApi : IDisposable
 
     /// <summary>One page of Pods, in <paramref name="ns"/> or, when null, in every namespace; only the fields <see cref="PodView"/> keeps.</summary>
     public Task<PodViewList> ListPodsAsync(string? ns, string? labelSelector, int? limit, string? continueToken, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, (ns is null ? "api/v1/pods" : Path("api/v1/namespaces", ns, "pods")) + Query(labelSelector, limit, continueToken), null, Context.PodViewList, ct);
+        SendAsync(HttpMethod.Get, (ns is null ? "api/v1/pods" : Namespaced(Core, ns, "pods")) + Query(labelSelector, limit, continueToken), null, Context.PodViewList, ct);
 
     public Task<V1ServiceAccount> ReadServiceAccountAsync(string ns, string name, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, Path("api/v1/namespaces", ns, "serviceaccounts", name), null, Context.V1ServiceAccount, ct);
+        SendAsync(HttpMethod.Get, Namespaced(Core, ns, "serviceaccounts", name), null, Context.V1ServiceAccount, ct);
 
     public Task<V1Namespace> ReadNamespaceAsync(string name, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, Path("api/v1/namespaces", name), null, Context.V1Namespace, ct);
+        SendAsync(HttpMethod.Get, NamespacePath(name), null, Context.V1Namespace, ct);
 
     public Task<Authenticationv1TokenRequest> CreateTokenAsync(string ns, string serviceAccount, Authenticationv1TokenRequest request, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, Path("api/v1/namespaces", ns, "serviceaccounts", serviceAccount, "token"), Body(request, Context.Authenticationv1TokenRequest), Context.Authenticationv1TokenRequest, ct);
+        SendAsync(HttpMethod.Post, Namespaced(Core, ns, "serviceaccounts", serviceAccount, "token"), Body(request, Context.Authenticationv1TokenRequest), Context.Authenticationv1TokenRequest, ct);
 
     public Task<Corev1Event> CreateEventAsync(Corev1Event item, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, Path("api/v1/namespaces", item.Metadata.NamespaceProperty, "events"), Body(item, Context.Corev1Event), Context.Corev1Event, ct);
+        SendAsync(HttpMethod.Post, Namespaced(Core, item.Metadata.NamespaceProperty, "events"), Body(item, Context.Corev1Event), Context.Corev1Event, ct);
 
     public Task<V1Lease> ReadLeaseAsync(string ns, string name, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, Path("apis/coordination.k8s.io/v1/namespaces", ns, "leases", name), null, Context.V1Lease, ct);
+        SendAsync(HttpMethod.Get, Namespaced(Coordination, ns, "leases", name), null, Context.V1Lease, ct);
 
     public Task<V1Lease> CreateLeaseAsync(V1Lease lease, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, Path("apis/coordination.k8s.io/v1/namespaces", lease.Metadata.NamespaceProperty, "leases"), Body(lease, Context.V1Lease), Context.V1Lease, ct);
+        SendAsync(HttpMethod.Post, Namespaced(Coordination, lease.Metadata.NamespaceProperty, "leases"), Body(lease, Context.V1Lease), Context.V1Lease, ct);
 
     /// <summary>Replaces the Lease only if it still has the resourceVersion <paramref name="lease"/> carries (a 409 otherwise).</summary>
     public Task<V1Lease> ReplaceLeaseAsync(V1Lease lease, CancellationToken ct) =>
-        SendAsync(HttpMethod.Put, Path("apis/coordination.k8s.io/v1/namespaces", lease.Metadata.NamespaceProperty, "leases", lease.Metadata.Name), Body(lease, Context.V1Lease), Context.V1Lease, ct);
+        SendAsync(HttpMethod.Put, Namespaced(Coordination, lease.Metadata.NamespaceProperty, "leases", lease.Metadata.Name), Body(lease, Context.V1Lease), Context.V1Lease, ct);
 
     /// <summary>
     /// Opens a watch (<paramref name="relativeUri"/> with <c>watch=true</c>) and returns once its
@@ -245,14 +245,24 @@ public sealed class KubernetesApi : IDisposable
         var other => other.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>A path from a fixed prefix and name segments, each escaped.</summary>
-    private static string Path(string prefix, params string[] segments)
+    private const string Core = "api/v1";
+    private const string Coordination = "apis/coordination.k8s.io/v1";
+
+    /// <summary>
+    /// <c>{group}/namespaces/{ns}/{resource}[/{name}[/{subresource}]]</c>. The namespace and the name
+    /// must pass <see cref="KubernetesNames"/> (escaping alone would let <c>..</c> through), so no
+    /// caller can put a name into a path that the API could not have issued.
+    /// </summary>
+    private static string Namespaced(string group, string? ns, string resource, string? name = null, string? subresource = null)
     {
-        var path = new StringBuilder(prefix);
-        foreach (var segment in segments)
-            path.Append('/').Append(Uri.EscapeDataString(segment));
-        return path.ToString();
+        if (!KubernetesNames.IsDnsLabel(ns) || (name is not null && !KubernetesNames.IsDnsSubdomain(name)))
+            throw new InvalidApiNameException();
+        var path = $"{group}/namespaces/{ns}/{resource}";
+        return name is null ? path : subresource is null ? $"{path}/{name}" : $"{path}/{name}/{subresource}";
     }
+
+    private static string NamespacePath(string name) =>
+        KubernetesNames.IsDnsLabel(name) ? $"{Core}/namespaces/{name}" : throw new InvalidApiNameException();
 
     private static string Query(string? labelSelector, int? limit, string? continueToken)
     {

@@ -4,9 +4,10 @@ using System.Text.RegularExpressions;
 namespace QuayAdmission.Kubernetes;
 
 /// <summary>
-/// The one place that decides which names may become segments of an API path. Escaping a segment
-/// (KubernetesApi does) leaves <c>..</c> as it is and <see cref="Uri"/> collapses it, so a name read
-/// from a review or a tenant's object must pass here before it reaches any API call.
+/// The one place that decides which names may become segments of an API path: KubernetesApi refuses
+/// any other. Escaping a segment would leave <c>..</c> as it is, and <see cref="Uri"/> collapses it.
+/// The patterns end in <c>\z</c>, not <c>$</c>: .NET's <c>$</c> also matches before a final newline,
+/// which would let <c>"kube-system\n"</c> pass as a name.
 /// </summary>
 public static partial class KubernetesNames
 {
@@ -18,23 +19,16 @@ public static partial class KubernetesNames
     /// <summary>RFC 1123 subdomain: ServiceAccounts, Secrets, Pods, Leases.</summary>
     public static bool IsDnsSubdomain([NotNullWhen(true)] string? name) => name is { Length: <= MaxSubdomainLength } && DnsSubdomain().IsMatch(name);
 
-    /// <summary>Refuses a namespace and object name that could not be ones the API issued.</summary>
-    public static void RequireNamespaced(string? ns, string? name)
-    {
-        if (!IsDnsLabel(ns) || !IsDnsSubdomain(name))
-            throw new InvalidApiNameException();
-    }
-
     public static void RequireNamespace(string? ns)
     {
         if (!IsDnsLabel(ns))
             throw new InvalidApiNameException();
     }
 
-    [GeneratedRegex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\z", RegexOptions.CultureInvariant)]
     private static partial Regex DnsLabel();
 
-    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\z", RegexOptions.CultureInvariant)]
     private static partial Regex DnsSubdomain();
 }
 

@@ -109,6 +109,21 @@ public sealed class KubernetesApiTests : FakeKubernetesApiFixture
         Assert.Equal(["elsewhere", "web-0", "web-2", "web-4"], injected.Items.Select(p => p.Metadata.Name).Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData("..", "builder")]
+    [InlineData("team-a\n", "builder")]
+    [InlineData("team-a", "../default")]
+    [InlineData("team-a", "builder\n")]
+    [InlineData("Team-A", "builder")]
+    public async Task A_name_the_name_rules_refuse_never_reaches_a_path(string ns, string name)
+    {
+        await Assert.ThrowsAsync<InvalidApiNameException>(() => Kube.ReadServiceAccountAsync(ns, name, CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidApiNameException>(() => Kube.CreateTokenAsync(ns, name, new Authenticationv1TokenRequest(), CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidApiNameException>(() => Kube.ReadSecretAsync(ns, name, CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidApiNameException>(() => Kube.ReadNamespaceAsync(ns == "team-a" ? name : ns, CancellationToken.None));
+        Assert.Empty(Api.Requests);
+    }
+
     [Fact]
     public async Task A_Lease_keeps_its_times_to_the_microsecond()
     {
