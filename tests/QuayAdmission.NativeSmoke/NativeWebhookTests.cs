@@ -131,22 +131,22 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
     [NativeFact]
     public async Task The_background_half_renews_the_Lease_and_a_Secret_in_place_and_recreates_a_deleted_one()
     {
-        // Real time, so everything is short: 3 s leases, 20 s tokens renewed at half-life.
+        // Real time, so everything is short: 5 s leases, 20 s tokens renewed at half-life.
         quay.TokenLifetime = TimeSpan.FromSeconds(20);
         await using var webhook = await StartAsync(
             ("QuayAdmission__InlineBudget", "00:00:20"),
             ("QuayAdmission__MinRemaining", "00:00:02"),
             ("QuayAdmission__Refresher__Interval", "00:00:01"),
-            ("QuayAdmission__Refresher__LeaseDuration", "00:00:03"),
-            ("QuayAdmission__Refresher__RenewDeadline", "00:00:02"),
-            ("QuayAdmission__Refresher__RetryPeriod", "00:00:00.5"));
+            ("QuayAdmission__Refresher__LeaseDuration", "00:00:05"),
+            ("QuayAdmission__Refresher__RenewDeadline", "00:00:04"),
+            ("QuayAdmission__Refresher__RetryPeriod", "00:00:01"));
         using var client = certificates.Client(webhook.HttpsPort);
 
         // The Lease: taken, then renewed by the same holder over several LeaseDurations, never lost.
         Assert.True(await Eventually.TrueAsync(() => kube.GetLease(LeaseNamespace, "quay-admission-refresher")?.Spec?.HolderIdentity == Identity, Deadline),
             "the refresher never took its Lease");
         var taken = kube.GetLease(LeaseNamespace, "quay-admission-refresher")!.Spec;
-        Assert.True(await Eventually.TrueAsync(() => kube.GetLease(LeaseNamespace, "quay-admission-refresher")!.Spec.RenewTime > taken.RenewTime!.Value.AddSeconds(9), Deadline),
+        Assert.True(await Eventually.TrueAsync(() => kube.GetLease(LeaseNamespace, "quay-admission-refresher")!.Spec.RenewTime > taken.RenewTime!.Value.AddSeconds(15), Deadline),
             "the Lease was not renewed for three LeaseDurations");
         var renewed = kube.GetLease(LeaseNamespace, "quay-admission-refresher")!;
         Assert.Equal((Identity, taken.AcquireTime, taken.LeaseTransitions), (renewed.Spec.HolderIdentity, renewed.Spec.AcquireTime, renewed.Spec.LeaseTransitions));
@@ -169,7 +169,8 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
 
         Assert.Equal(0, await webhook.TerminateAsync(Deadline));
         AssertNoErrorsLogged();
-        Assert.DoesNotContain(Lines(), line => line.Contains("NotSupportedException", StringComparison.Ordinal) || line.Contains("failing", StringComparison.OrdinalIgnoreCase));
+        // What the real API server's objects broke before (issue 15): a type the JSON context did not know.
+        Assert.DoesNotContain(Lines(), line => line.Contains("NotSupportedException", StringComparison.Ordinal));
     }
 
     private static DateTimeOffset? ExpiresAt(V1Secret? secret) =>

@@ -55,7 +55,7 @@ public sealed class BackgroundLoops(
 
             try
             {
-                await Task.Delay(Backoff(progress.ConsecutiveFailures), time, stopping);
+                await Task.Delay(new Backoff(settings.BackoffBase, settings.BackoffMax).Delay(progress.ConsecutiveFailures), time, stopping);
             }
             catch (OperationCanceledException)
             {
@@ -82,14 +82,6 @@ public sealed class BackgroundLoops(
                 return false;
             }
         }
-    }
-
-    private TimeSpan Backoff(int failures)
-    {
-        var exponential = settings.BackoffBase * Math.Pow(2, Math.Min(Math.Max(failures - 1, 0), 20));
-        var capped = exponential < settings.BackoffMax ? exponential : settings.BackoffMax;
-        // 80–100 %: loops that failed together (one API outage) do not retry together, and never wait past BackoffMax.
-        return capped * (0.8 + (Random.Shared.NextDouble() * 0.2));
     }
 
     private sealed class LoopEndedException() : Exception("ended without making progress");

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
@@ -39,7 +40,8 @@ public sealed class KubernetesApi : IDisposable
 
     /// <param name="config">The server and how to trust and authenticate to it.</param>
     /// <param name="handler">A handler between this client and the network (tests use one to cut the network).</param>
-    public KubernetesApi(KubernetesClientConfiguration config, DelegatingHandler? handler = null)
+    /// <param name="liveness">How a dead connection is noticed; <see cref="ConnectionLiveness.ClientGo"/> unless a test shortens it.</param>
+    public KubernetesApi(KubernetesClientConfiguration config, DelegatingHandler? handler = null, ConnectionLiveness? liveness = null)
     {
         if (!Uri.TryCreate(config.Host, UriKind.Absolute, out var host))
             throw new ArgumentException($"the Kubernetes API server '{config.Host}' is not an absolute URL", nameof(config));
@@ -47,7 +49,7 @@ public sealed class KubernetesApi : IDisposable
         Timeout = config.HttpClientTimeout;
         credentials = Credentials(config);
 
-        HttpMessageHandler network = Network(config);
+        HttpMessageHandler network = Network(config, liveness ?? ConnectionLiveness.ClientGo);
         if (handler is not null)
         {
             handler.InnerHandler = network;
@@ -125,7 +127,8 @@ public sealed class KubernetesApi : IDisposable
     /// </summary>
     public async Task<HttpResponseMessage> OpenWatchAsync(string relativeUri, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, relativeUri));
+        // HTTP/2 where the server offers it, as for every call: its pings find a dead connection under a silent watch.
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, relativeUri)) { Version = HttpVersion.Version20 };
         using var headers = CancellationTokenSource.CreateLinkedTokenSource(ct);
         headers.CancelAfter(Timeout);
         if (credentials is not null)
@@ -165,16 +168,31 @@ public sealed class KubernetesApi : IDisposable
 
         // The status and reason are all callers read; the body (a Status object) is read to its end,
         // so an answer cut off mid-body is a fault and not a status, and then dropped, so nothing
-        // the API echoed back can travel on in an exception.
+        // the API echoed back can travel on in an exception. A Status is a few hundred bytes: one
+        // past MaxErrorBodyBytes is no answer of the API's, and is a fault, not read whole.
         using (response)
         {
-            await response.Content.ReadAsByteArrayAsync(ct);
+            await using (var error = await response.Content.ReadAsStreamAsync(ct))
+            {
+                var buffer = new byte[16 * 1024];
+                long read = 0;
+                int chunk;
+                while ((chunk = await error.ReadAsync(buffer, ct)) > 0)
+                {
+                    read += chunk;
+                    if (read > MaxErrorBodyBytes)
+                        throw new InvalidDataException($"{method} answered {(int)response.StatusCode} with an error body over {MaxErrorBodyBytes} bytes");
+                }
+            }
             throw new HttpOperationException($"{method} answered {(int)response.StatusCode}")
             {
                 Response = new HttpResponseMessageWrapper(response, string.Empty),
             };
         }
     }
+
+    /// <summary>The largest error body read: a Status object is a few hundred bytes.</summary>
+    public const int MaxErrorBodyBytes = 64 * 1024;
 
     /// <summary>As the library's own client: the token (refreshed from its file in a Pod), else basic auth.</summary>
     private static ServiceClientCredentials? Credentials(KubernetesClientConfiguration config) => config switch
@@ -185,13 +203,20 @@ public sealed class KubernetesApi : IDisposable
         _ => null,
     };
 
-    private static SocketsHttpHandler Network(KubernetesClientConfiguration config)
+    /// <summary>
+    /// A connection whose peer went away without closing it (a node lost, a NAT entry expired) is found
+    /// as client-go finds it: HTTP/2 pings once a connection has been read-idle for PingDelay, closed
+    /// when one is not answered within PingTimeout, watches included; on HTTP/1.1, TCP keep-alive
+    /// probes from PingDelay on, PingTimeout apart.
+    /// </summary>
+    private static SocketsHttpHandler Network(KubernetesClientConfiguration config, ConnectionLiveness liveness)
     {
         var handler = new SocketsHttpHandler
         {
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
-            KeepAlivePingDelay = TimeSpan.FromMinutes(3),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+            KeepAlivePingDelay = liveness.PingDelay,
+            KeepAlivePingTimeout = liveness.PingTimeout,
+            ConnectCallback = (context, ct) => ConnectAsync(context.DnsEndPoint, liveness, ct),
         };
         if (config.SkipTlsVerify)
         {
@@ -211,6 +236,30 @@ public sealed class KubernetesApi : IDisposable
             handler.SslOptions.ClientCertificates = [certificate];
         return handler;
     }
+
+    private static async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, ConnectionLiveness liveness, CancellationToken ct)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, Seconds(liveness.PingDelay));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, Seconds(liveness.PingTimeout));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, KeepAliveProbes);
+            await socket.ConnectAsync(endpoint, ct);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        static int Seconds(TimeSpan span) => Math.Max(1, (int)Math.Ceiling(span.TotalSeconds));
+    }
+
+    // Unanswered keep-alive probes before the kernel gives a connection up: 30 s idle + 3 × 15 s.
+    private const int KeepAliveProbes = 3;
 
     /// <summary>A kubeconfig's client certificate and key, inline (base64 PEM) or in files.</summary>
     private static X509Certificate2? ClientCertificate(KubernetesClientConfiguration config)
@@ -275,4 +324,11 @@ public sealed class KubernetesApi : IDisposable
             query.Add("continue=" + Uri.EscapeDataString(continueToken));
         return query.Count == 0 ? "" : "?" + string.Join('&', query);
     }
+}
+
+/// <summary>How the API client notices a connection that died without closing (see KubernetesApi's Network).</summary>
+public sealed record ConnectionLiveness(TimeSpan PingDelay, TimeSpan PingTimeout)
+{
+    /// <summary>client-go's: a ping after 30 s without a frame, and 15 s for its answer.</summary>
+    public static ConnectionLiveness ClientGo { get; } = new(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(15));
 }

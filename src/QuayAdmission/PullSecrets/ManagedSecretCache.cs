@@ -41,8 +41,6 @@ public sealed class ManagedSecretCache : BackgroundService
 
     public IEnumerable<ManagedSecret> Items => informer.Items;
 
-    public int Count => informer.Count;
-
     public ManagedSecret? Get(string ns, string name) => informer.Get(ns, name);
 
     /// <summary>A Secret this replica just wrote, visible to its own admissions before the watch brings it.</summary>

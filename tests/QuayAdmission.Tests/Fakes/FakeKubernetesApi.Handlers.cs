@@ -696,6 +696,10 @@ public sealed partial class FakeKubernetesApi
                 await LoopbackServer.WaitAsync(context, Timeout.InfiniteTimeSpan);
                 context.Abort();
                 return true;
+            case FaultKind.EndAtOnce:
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "application/json";
+                return true;
             default: // Reset, or a delay cut short by the client or the server stopping
                 context.Abort();
                 return true;

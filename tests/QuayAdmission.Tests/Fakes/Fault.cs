@@ -40,6 +40,9 @@ public sealed record Fault
     /// half of a first event line.
     /// </summary>
     public static Fault ResetMidBody { get; } = new(FaultKind.ResetMidBody);
+
+    /// <summary>Answer 200 with an empty body: for a watch, the server ending the stream at once, with no event.</summary>
+    public static Fault EndAtOnce { get; } = new(FaultKind.EndAtOnce);
 }
 
 public enum FaultKind
@@ -49,6 +52,7 @@ public enum FaultKind
     Hang,
     Reset,
     ResetMidBody,
+    EndAtOnce,
 }
 
 /// <summary>One request the fake Kubernetes API received. <see cref="Query"/> is as sent, with its leading '?'.</summary>

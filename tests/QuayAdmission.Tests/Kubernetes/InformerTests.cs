@@ -31,7 +31,7 @@ public sealed class InformerTests
         secrets.Kube.PutSecrets(Enumerable.Range(0, 1200).Select(i => Secret($"s{i:D4}")));
         await secrets.StartAsync();
 
-        Assert.Equal(1200, secrets.Informer.Count);
+        Assert.Equal(1200, secrets.Informer.Items.Count());
         var lists = secrets.Kube.Requests.Where(r => r.Operation == "secrets.list").ToList();
         Assert.Equal(3, lists.Count);
         Assert.All(lists, r => Assert.Equal("500", QueryHelpers.ParseQuery(r.Query)["limit"].ToString()));
@@ -70,7 +70,7 @@ public sealed class InformerTests
         secrets.Kube.UpdateSecret(Namespace, "a", s => s.Metadata.Labels[SkipLabel] = "true");
         await secrets.UntilAsync(() => secrets.Informer.Get(Namespace, "a") is null, "dropped a");
         Assert.Equal(Change(Expected("a", "1"), null), secrets.Changes[^1]);
-        Assert.Equal(0, secrets.Informer.Count);
+        Assert.Empty(secrets.Informer.Items);
     }
 
     [Fact]
@@ -85,6 +85,80 @@ public sealed class InformerTests
 
         secrets.Put("w", "from the API");
         await secrets.UntilAsync(() => secrets.ValueOf("w") == "from the API", "took the API's version");
+    }
+
+    [Fact]
+    public async Task A_remembered_write_older_than_what_the_watch_brought_is_not_kept()
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Put("w", "1");
+        await secrets.StartAsync();
+        var first = secrets.Kube.GetSecret(Namespace, "w")!;
+        secrets.Update("w", "2");
+        await secrets.UntilAsync(() => secrets.ValueOf("w") == "2", "saw the update");
+        var changes = secrets.Changes.Count;
+
+        // A writer that read version 1 and wrote it back late: the cache keeps the later version.
+        first.Metadata.Annotations[ValueAnnotation] = "stale";
+        secrets.Informer.Remember(first);
+        Assert.Equal("2", secrets.ValueOf("w"));
+        Assert.Equal(changes, secrets.Changes.Count);
+
+        var later = secrets.Kube.GetSecret(Namespace, "w")!;
+        later.Metadata.ResourceVersion = (long.Parse(later.Metadata.ResourceVersion, CultureInfo.InvariantCulture) + 1).ToString(CultureInfo.InvariantCulture);
+        later.Metadata.Annotations[ValueAnnotation] = "3";
+        secrets.Informer.Remember(later);
+        Assert.Equal("3", secrets.ValueOf("w"));
+    }
+
+    [Fact]
+    public async Task A_watch_the_server_ends_at_once_is_reopened_after_a_growing_backoff_not_in_a_loop()
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Kube.SetFault("secrets.watch", Fault.EndAtOnce);
+        secrets.Run();
+
+        // Each empty watch shorter than a second waits 80-100 % of 800 ms, 1.6 s, 3.2 s, ... before the next.
+        for (var watches = 1; watches <= 4; watches++)
+        {
+            await secrets.UntilAsync(() => secrets.Kube.Count("secrets.watch") == watches && secrets.Clock.Waiting(d => d > TimeSpan.Zero) >= 1, $"{watches} watches, then a wait");
+            var wait = TimeSpan.FromMilliseconds(800) * Math.Pow(2, watches - 1);
+            Assert.Equal(1, secrets.Clock.Waiting(d => d >= wait * 0.8 && d <= wait));
+            Assert.Equal(watches, secrets.Kube.Count("secrets.watch"));
+            secrets.Clock.Advance(wait);
+        }
+        Assert.Equal(1, secrets.Kube.Count("secrets.list"));
+        Assert.False(secrets.Progress.IsFailing);
+        Assert.True(secrets.Informer.HasSynced);
+    }
+
+    public static TheoryData<int> ResourceVersionGone => [410, 504];
+
+    [Theory]
+    [MemberData(nameof(ResourceVersionGone))]
+    public async Task A_watch_that_cannot_resume_relists_after_a_growing_backoff_not_in_a_loop(int code)
+    {
+        await using var secrets = await CreateAsync();
+        secrets.Put("a", "1");
+        secrets.Kube.SetFault("secrets.watch", Fault.Status(code));
+        secrets.Run();
+
+        for (var lists = 1; lists <= 3; lists++)
+        {
+            await secrets.UntilAsync(() => secrets.Kube.Count("secrets.list") == lists && secrets.Kube.Count("secrets.watch") == lists
+                && secrets.Clock.Waiting(d => d > TimeSpan.Zero) >= 1, $"{lists} lists and watches, then a wait");
+            var wait = TimeSpan.FromMilliseconds(800) * Math.Pow(2, lists - 1);
+            Assert.Equal(1, secrets.Clock.Waiting(d => d >= wait * 0.8 && d <= wait));
+            secrets.Clock.Advance(wait);
+        }
+
+        // Once the watch works again, the backoff is forgotten: the next relist (410) waits the first step only.
+        secrets.Kube.ClearFaults();
+        await secrets.WatchingAsync();
+        secrets.Put("b", "1");
+        await secrets.UntilAsync(() => secrets.ValueOf("b") == "1", "saw b");
+        Assert.Equal("1", secrets.ValueOf("a"));
+        Assert.False(secrets.Progress.IsFailing);
     }
 
     [Fact]
@@ -103,7 +177,7 @@ public sealed class InformerTests
 
         // History before now is gone: resuming from the list's resourceVersion would be 410 and a relist.
         secrets.Kube.Compact();
-        secrets.Kube.CloseWatches();
+        secrets.EndWatches();
         await secrets.UntilAsync(() => secrets.Kube.Count("secrets.watch") == 2 && secrets.Kube.OpenWatchCount("secrets.watch") == 1, "watching again");
         secrets.Put("b", "1");
         await secrets.UntilAsync(() => secrets.ValueOf("b") == "1", "saw b");
@@ -129,6 +203,8 @@ public sealed class InformerTests
         secrets.Kube.Compact();
         await secrets.Kube.RestartAsync();
         secrets.Clock.Advance(Backoff.BackoffBase);
+        // The watch from the old resourceVersion is 410: a relist, after the reflector's backoff.
+        await secrets.ReflectorBackoffAsync();
 
         await secrets.WatchingAsync();
         await secrets.UntilAsync(() => secrets.ValueOf("c") == "1", "caught up");
@@ -160,7 +236,7 @@ public sealed class InformerTests
         secrets.Kube.PutSecrets(Enumerable.Range(0, 1200).Select(i => Secret($"s{i:D4}")));
         await secrets.StartAsync();
 
-        Assert.Equal(1200, secrets.Informer.Count);
+        Assert.Equal(1200, secrets.Informer.Items.Count());
         Assert.Equal(2 + 3, secrets.Kube.Count("secrets.list"));
         Assert.Equal(1200, secrets.Changes.Count);
     }
@@ -182,7 +258,7 @@ public sealed class InformerTests
         else
         {
             secrets.Kube.SetFault("secrets.watch", outage == "reset mid-body" ? Fault.ResetMidBody : Fault.Status(int.Parse(outage, CultureInfo.InvariantCulture)));
-            secrets.Kube.CloseWatches();
+            secrets.EndWatches();
         }
         await secrets.BackingOffAsync();
         secrets.Update("a", "2");
@@ -227,7 +303,7 @@ public sealed class InformerTests
         await secrets.StartAsync();
         // Only for the watch under test: under a loaded test run, 1 s could also cut the list that sets the scene.
         secrets.ClientTimeout = ClientTimeout;
-        secrets.Kube.CloseWatches();
+        secrets.EndWatches();
         await secrets.UntilAsync(() => secrets.Kube.Count("secrets.watch") == 2 && secrets.Kube.OpenWatchCount("secrets.watch") == 1, "watching again");
 
         // The stand-in sends a bookmark every 250 ms of real time: six of them span more than the client timeout.
@@ -247,7 +323,7 @@ public sealed class InformerTests
         await secrets.StartAsync();
         secrets.ClientTimeout = ClientTimeout;
         secrets.Kube.SetFault("secrets.watch", Fault.Hang with { Times = 1 });
-        secrets.Kube.CloseWatches();
+        secrets.EndWatches();
 
         await secrets.BackingOffAsync();
         secrets.Put("b", "1");

@@ -173,6 +173,28 @@ public sealed class KubernetesApiTests : FakeKubernetesApiFixture
         await Assert.ThrowsAnyAsync<TaskCanceledException>(() => api.ReadNamespaceAsync("team-a", CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData(1024, true)]
+    [InlineData(KubernetesApi.MaxErrorBodyBytes + 1, false)]
+    public async Task An_error_is_a_status_only_when_its_body_is_the_size_of_one(int bodyBytes, bool status)
+    {
+        await using var server = await LoopbackServer.StartAsync(
+            async context =>
+            {
+                context.Response.StatusCode = 404;
+                context.Response.ContentType = "application/json";
+                await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(new string(' ', bodyBytes)));
+            },
+            certificate: null, CancellationToken.None);
+        using var api = new KubernetesApi(new k8s.KubernetesClientConfiguration { Host = server.BaseAddress.ToString() });
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => api.ReadSecretAsync("team-a", "x", CancellationToken.None));
+
+        Assert.Equal(status, error.IsStatus(HttpStatusCode.NotFound));
+        if (!status)
+            Assert.IsType<InvalidDataException>(error);
+    }
+
     [Fact]
     public async Task The_API_server_is_trusted_through_the_configured_CA_alone_and_sent_the_token()
     {

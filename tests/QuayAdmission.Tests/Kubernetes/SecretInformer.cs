@@ -104,6 +104,24 @@ internal sealed class SecretInformer : IAsyncDisposable
     public Task BackingOffAsync() =>
         UntilAsync(() => Progress.IsFailing && Clock.Waiting(d => d > TimeSpan.Zero && d <= Backoff.BackoffMax) == 1, "backing off");
 
+    /// <summary>
+    /// Ends the open watches as the API server does at their timeout: after they ran a while (the
+    /// clock passes <see cref="Informer{TObject, TItem}.MinWatchDuration"/>), so the informer reconnects
+    /// at once instead of backing off from a "very short watch".
+    /// </summary>
+    public void EndWatches()
+    {
+        Clock.Advance(Informer<V1Secret, SecretItem>.MinWatchDuration);
+        Kube.CloseWatches();
+    }
+
+    /// <summary>Waits until the informer is parked in its reflector backoff (a short watch, a 410), then lets the first step pass.</summary>
+    public async Task ReflectorBackoffAsync()
+    {
+        await UntilAsync(() => Clock.Waiting(d => d > TimeSpan.Zero && d <= QuayAdmission.Background.Backoff.Reflector.Base) == 1, "in the reflector backoff");
+        Clock.Advance(QuayAdmission.Background.Backoff.Reflector.Base);
+    }
+
     public string? ValueOf(string name) => Informer.Get(Namespace, name)?.Value;
 
     public void Put(string name, string value) => Kube.PutSecret(Secret(name, value));

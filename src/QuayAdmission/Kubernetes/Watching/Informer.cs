@@ -27,7 +27,9 @@ public sealed class Informer<TObject, TItem>
     private readonly InformerSettings settings;
     private readonly QuayMetrics metrics;
     private readonly TimeProvider time;
-    private readonly ConcurrentDictionary<string, TItem> items = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> items = new(StringComparer.Ordinal);
+    // Changes are applied one at a time: the watch on the informer's task, Remember on a writer's.
+    private readonly Lock gate = new();
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? resourceVersion;
 
@@ -48,45 +50,61 @@ public sealed class Informer<TObject, TItem>
     /// </summary>
     public event Action<TItem?, TItem?>? Changed;
 
-    public string Resource => source.Resource;
-
     /// <summary>True once a full list has been applied; stays true through outages (the cache is then stale, not empty).</summary>
     public bool HasSynced => synced.Task.IsCompleted;
 
     /// <summary>Completes when the first full list has been applied.</summary>
     public Task Synced => synced.Task;
 
-    public int Count => items.Count;
+    public TItem? Get(string ns, string name) => items.GetValueOrDefault(Key(ns, name)).Item;
 
-    public TItem? Get(string ns, string name) => items.GetValueOrDefault(Key(ns, name));
-
-    public IEnumerable<TItem> Items => items.Values;
+    public IEnumerable<TItem> Items => items.Values.Select(e => e.Item!);
 
     /// <summary>
     /// Takes an object this process just wrote, so its own readers see it before the watch event
-    /// arrives. The event, when it comes, overwrites it.
+    /// arrives, unless the cache already holds a later version of it (the watch was faster): a write
+    /// never moves the cache backwards.
     /// </summary>
-    public void Remember(TObject written) => Apply(written);
+    public void Remember(TObject written) => Apply(written, remembered: true);
 
-    /// <summary>Lists (if it has nothing to resume from) and watches until a fault, which it leaves to its supervisor.</summary>
+    /// <summary>
+    /// Lists (if it has nothing to resume from) and watches until a fault, which it leaves to its
+    /// supervisor. As client-go's reflector: a watch that ends within <see cref="MinWatchDuration"/>
+    /// without an event, and a resourceVersion the API no longer has (410) or does not have yet (504),
+    /// are retried after a backoff (<see cref="Backoff.Reflector"/>), so a server that ends every
+    /// watch at once, or expires every resourceVersion, costs a request now and then, not a loop.
+    /// </summary>
     public async Task RunAsync(LoopProgress progress, CancellationToken ct)
     {
+        var troubled = 0;
         while (!ct.IsCancellationRequested)
         {
+            if (troubled > 0)
+                await Task.Delay(Backoff.Reflector.Delay(troubled), time, ct);
             if (resourceVersion is null)
             {
                 await RelistAsync(ct);
                 progress.Succeeded();
             }
+            var started = time.GetTimestamp();
             try
             {
-                await WatchAsync(progress, ct);
+                var events = await WatchAsync(progress, ct);
+                if (events == 0 && time.GetElapsedTime(started) < MinWatchDuration)
+                {
+                    troubled++;
+                    metrics.WatchRestart(source.Resource, "short");
+                    continue;
+                }
+                troubled = 0;
                 metrics.WatchRestart(source.Resource, "timeout");
             }
-            catch (WatchFailedException e) when (e.Status == HttpStatusCode.Gone)
+            catch (WatchFailedException e) when (e.Status is HttpStatusCode.Gone or HttpStatusCode.GatewayTimeout)
             {
-                // The history we would resume from is compacted away: only a new list can catch up.
+                // 410: the history we would resume from is compacted away; 504: a resourceVersion newer
+                // than the API server's (another etcd, a restore). Only a new list can catch up.
                 resourceVersion = null;
+                troubled++;
                 metrics.WatchRestart(source.Resource, "gone");
             }
             catch (Exception) when (!ct.IsCancellationRequested)
@@ -97,10 +115,13 @@ public sealed class Informer<TObject, TItem>
         }
     }
 
+    /// <summary>client-go's "very short watch": one that ends sooner, with no event, counts as trouble.</summary>
+    public static readonly TimeSpan MinWatchDuration = TimeSpan.FromSeconds(1);
+
     private async Task RelistAsync(CancellationToken ct)
     {
         // Projections only: holding every full object until the last page cost ~700 MB at 100,000 Pods.
-        var seen = new Dictionary<string, TItem?>(StringComparer.Ordinal);
+        var seen = new Dictionary<string, Entry>(StringComparer.Ordinal);
         string? next = null;
         string listVersion;
         while (true)
@@ -118,7 +139,7 @@ public sealed class Informer<TObject, TItem>
                 continue;
             }
             foreach (var item in page.Items)
-                seen[Key(item.Metadata.NamespaceProperty, item.Metadata.Name)] = project(item);
+                seen[Key(item.Metadata.NamespaceProperty, item.Metadata.Name)] = new Entry(project(item), Version(item));
             listVersion = page.ResourceVersion;
             if (string.IsNullOrEmpty(page.Continue))
                 break;
@@ -126,17 +147,15 @@ public sealed class Informer<TObject, TItem>
         }
 
         foreach (var key in items.Keys.Where(key => !seen.ContainsKey(key)).ToList())
-        {
-            if (items.TryRemove(key, out var gone))
-                Changed?.Invoke(gone, null);
-        }
+            Apply(key, new Entry(null, 0), remembered: false);
         foreach (var (key, projected) in seen)
-            Apply(key, projected);
+            Apply(key, projected, remembered: false);
         resourceVersion = listVersion;
         synced.TrySetResult();
     }
 
-    private async Task WatchAsync(LoopProgress progress, CancellationToken ct)
+    /// <summary>One watch from <see cref="resourceVersion"/>; the number of events it brought.</summary>
+    private async Task<int> WatchAsync(LoopProgress progress, CancellationToken ct)
     {
         // Like client-go: a random server-side timeout spreads reconnects; the client-side bound
         // only catches a server that stops talking without closing the stream.
@@ -146,13 +165,19 @@ public sealed class Informer<TObject, TItem>
         var query = $"watch=true&allowWatchBookmarks=true&timeoutSeconds={(int)timeout.TotalSeconds}&resourceVersion={Uri.EscapeDataString(resourceVersion!)}";
         if (source.LabelSelector is { } selector)
             query += $"&labelSelector={Uri.EscapeDataString(selector)}";
+        var events = 0;
         try
         {
-            await watch.ReadAsync($"{source.ListPath}?{query}", line => OnEvent(line, progress), linked.Token);
+            return await watch.ReadAsync($"{source.ListPath}?{query}", line =>
+            {
+                OnEvent(line, progress);
+                events++;
+            }, linked.Token);
         }
         catch (OperationCanceledException) when (bound.IsCancellationRequested && !ct.IsCancellationRequested)
         {
             // Silence past the timeout we asked for: reconnect from the last resourceVersion.
+            return events;
         }
     }
 
@@ -167,8 +192,7 @@ public sealed class Informer<TObject, TItem>
                 break;
             case WatchLine.Deleted:
                 var deleted = source.Decode(line.Object.GetRawText());
-                if (items.TryRemove(Key(deleted.Metadata.NamespaceProperty, deleted.Metadata.Name), out var old))
-                    Changed?.Invoke(old, null);
+                Apply(Key(deleted.Metadata.NamespaceProperty, deleted.Metadata.Name), new Entry(null, Version(deleted)), remembered: false);
                 resourceVersion = deleted.Metadata.ResourceVersion;
                 break;
             case WatchLine.Bookmark:
@@ -182,23 +206,35 @@ public sealed class Informer<TObject, TItem>
         progress.Succeeded();
     }
 
-    private void Apply(TObject value) => Apply(Key(value.Metadata.NamespaceProperty, value.Metadata.Name), project(value));
+    private void Apply(TObject value, bool remembered = false) =>
+        Apply(Key(value.Metadata.NamespaceProperty, value.Metadata.Name), new Entry(project(value), Version(value)), remembered);
 
-    private void Apply(string key, TItem? projected)
+    /// <summary>Stores or (a null item) removes the entry, and says so to <see cref="Changed"/>.</summary>
+    private void Apply(string key, Entry entry, bool remembered)
     {
-        TItem? old;
-        if (projected is null)
+        lock (gate)
         {
-            if (!items.TryRemove(key, out old))
+            var known = items.TryGetValue(key, out var old);
+            // The API's own order (list, watch) is the truth; only a remembered write can be older than what is here.
+            if (remembered && known && old.Version > entry.Version)
                 return;
+            if (entry.Item is null)
+            {
+                if (known && items.TryRemove(key, out _))
+                    Changed?.Invoke(old.Item, null);
+                return;
+            }
+            items[key] = entry;
+            Changed?.Invoke(known ? old.Item : null, entry.Item);
         }
-        else
-        {
-            old = items.GetValueOrDefault(key);
-            items[key] = projected;
-        }
-        Changed?.Invoke(old, projected);
     }
+
+    /// <summary>resourceVersions are opaque to clients, but every API server on etcd issues increasing integers; anything else compares as 0.</summary>
+    private static ulong Version(TObject value) =>
+        ulong.TryParse(value.Metadata.ResourceVersion, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version) ? version : 0;
+
+    /// <summary>A projection and the resourceVersion of the object it was taken from.</summary>
+    private readonly record struct Entry(TItem? Item, ulong Version);
 
     private static string Key(string? ns, string name) => $"{ns}/{name}";
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Text.Json;
 
@@ -11,24 +13,58 @@ namespace QuayAdmission.Kubernetes.Watching;
 public sealed class WatchClient(KubernetesApi api)
 {
     /// <summary>
+    /// The largest event line accepted. etcd keeps objects of at most 1.5 MiB and the API server
+    /// decodes requests of at most 3 MiB; an event is one object in a small envelope. A longer line
+    /// is not an event the API could send, and reading it whole would let it fill the memory.
+    /// </summary>
+    public const int MaxEventBytes = 4 * 1024 * 1024;
+
+    /// <summary>
     /// Opens <paramref name="relativeUri"/> (a list URL with <c>watch=true</c>) and hands each event
-    /// line to <paramref name="onEvent"/> until the server ends the stream. A non-2xx answer throws
+    /// line to <paramref name="onEvent"/> until the server ends the stream; returns how many events
+    /// came. A non-2xx answer, or a line over <see cref="MaxEventBytes"/>, throws
     /// <see cref="WatchFailedException"/>; the client's timeout applies to the headers only (without
     /// it a watch whose answer never comes would wait for the caller's much longer bound), the stream
     /// itself is bounded by the caller's token.
     /// </summary>
-    public async Task ReadAsync(string relativeUri, Action<WatchLine> onEvent, CancellationToken ct)
+    public async Task<int> ReadAsync(string relativeUri, Action<WatchLine> onEvent, CancellationToken ct)
     {
         using var response = await api.OpenWatchAsync(relativeUri, ct);
         if (!response.IsSuccessStatusCode)
             throw new WatchFailedException(response.StatusCode);
 
         await using var body = await response.Content.ReadAsStreamAsync(ct);
-        using var reader = new StreamReader(body);
-        while (await reader.ReadLineAsync(ct) is { } line)
+        var reader = PipeReader.Create(body, new StreamPipeReaderOptions(leaveOpen: true));
+        var events = 0;
+        try
         {
-            if (line.Length > 0)
-                onEvent(WatchLine.Parse(line));
+            while (true)
+            {
+                var read = await reader.ReadAsync(ct);
+                var buffer = read.Buffer;
+                while (buffer.PositionOf((byte)'\n') is { } end)
+                {
+                    var line = buffer.Slice(0, end);
+                    buffer = buffer.Slice(buffer.GetPosition(1, end));
+                    if (line.Length > MaxEventBytes)
+                        throw new WatchFailedException($"a watch event larger than {MaxEventBytes} bytes");
+                    if (!line.IsEmpty)
+                    {
+                        onEvent(WatchLine.Parse(line));
+                        events++;
+                    }
+                }
+                if (buffer.Length > MaxEventBytes)
+                    throw new WatchFailedException($"a watch event larger than {MaxEventBytes} bytes");
+                // The API ends every event with a newline: what is left at the end is a cut-off event, and the next watch resumes before it.
+                if (read.IsCompleted)
+                    return events;
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+        finally
+        {
+            await reader.CompleteAsync();
         }
     }
 }
@@ -42,7 +78,7 @@ public readonly record struct WatchLine(string Type, JsonElement Object)
     public const string Bookmark = "BOOKMARK";
     public const string Error = "ERROR";
 
-    public static WatchLine Parse(string line)
+    public static WatchLine Parse(ReadOnlySequence<byte> line)
     {
         using var document = JsonDocument.Parse(line);
         var root = document.RootElement;
