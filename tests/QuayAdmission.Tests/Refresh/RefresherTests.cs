@@ -30,7 +30,7 @@ public sealed class RefresherTests
         ["QuayAdmission:Refresher:StallAfter"] = "1.00:00:00",
     };
 
-    internal static Refresher RefresherOf(WebhookHost host) => host.Factory.Services.GetRequiredService<Refresher>();
+    internal static RefreshController RefresherOf(WebhookHost host) => host.Factory.Services.GetRequiredService<RefreshController>();
 
     /// <summary>Moves the clock and waits until the resync that follows has been worked off.</summary>
     internal static async Task NextPassAsync(WebhookHost host, TimeSpan? advance = null)
