@@ -23,6 +23,7 @@ public sealed class RefreshControllerTests : IDisposable
     private readonly WorkQueue queue;
     private readonly LoopProgress progress;
     private readonly Scripted reconciler = new();
+    private readonly List<int> failures = [];
 
     public RefreshControllerTests()
     {
@@ -36,16 +37,14 @@ public sealed class RefreshControllerTests : IDisposable
     public async Task Retry_backs_the_key_off_and_tells_the_reconciler_how_often_it_failed()
     {
         queue.Add(Id);
-        var counts = new List<int>();
         for (var round = 1; round <= 3; round++)
         {
-            reconciler.Next = new ReconcileResult.Retry("Quay: 500", counts.Add);
-            await ProcessDueAsync();
+            await FailAsync();
             Assert.Equal(0, queue.Depth); // backing off, not due now
             clock.Advance(BackoffMax);
         }
 
-        Assert.Equal([1, 2, 3], counts);
+        Assert.Equal([1, 2, 3], failures);
         Assert.Equal(1, queue.Depth);
         Assert.False(progress.IsFailing); // a failed renewal is the key's failure, not the worker's
     }
@@ -54,28 +53,23 @@ public sealed class RefreshControllerTests : IDisposable
     public async Task Done_forgets_the_keys_failures()
     {
         queue.Add(Id);
-        var counts = new List<int>();
-        reconciler.Next = new ReconcileResult.Retry("Quay: 500", counts.Add);
-        await ProcessDueAsync();
+        await FailAsync();
         clock.Advance(BackoffMax);
         reconciler.Next = new ReconcileResult.Done();
         await ProcessDueAsync();
         Assert.True(queue.IsIdle);
 
         queue.Add(Id); // the Secret changed
-        reconciler.Next = new ReconcileResult.Retry("Quay: 500", counts.Add);
-        await ProcessDueAsync();
+        await FailAsync();
 
-        Assert.Equal([1, 1], counts);
+        Assert.Equal([1, 1], failures);
     }
 
     [Fact]
     public async Task After_schedules_the_key_and_forgets_its_failures()
     {
         queue.Add(Id);
-        var counts = new List<int>();
-        reconciler.Next = new ReconcileResult.Retry("Quay: 500", counts.Add);
-        await ProcessDueAsync();
+        await FailAsync();
         clock.Advance(BackoffMax);
 
         reconciler.Next = new ReconcileResult.After(TimeSpan.FromMinutes(30));
@@ -86,9 +80,8 @@ public sealed class RefreshControllerTests : IDisposable
         clock.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(1, queue.Depth);
 
-        reconciler.Next = new ReconcileResult.Retry("Quay: 500", counts.Add);
-        await ProcessDueAsync();
-        Assert.Equal([1, 1], counts);
+        await FailAsync();
+        Assert.Equal([1, 1], failures);
         Assert.Equal(3, reconciler.Calls);
     }
 
@@ -127,6 +120,13 @@ public sealed class RefreshControllerTests : IDisposable
 
         Assert.True(queue.IsIdle);
         Assert.False(progress.IsFailing);
+    }
+
+    /// <summary>Works the due key with a reconciler that answers Retry and records the count it is told.</summary>
+    private Task FailAsync()
+    {
+        reconciler.Next = new ReconcileResult.Retry("Quay: 500", failures.Add);
+        return ProcessDueAsync();
     }
 
     private async Task ProcessDueAsync()

@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-using System.Text;
 using k8s.Models;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Quay;
@@ -13,14 +11,11 @@ public class RefreshPlanTests
     private static readonly RefresherOptions Options = new() { GcAfter = TimeSpan.FromHours(1), UnusedGrace = TimeSpan.FromMinutes(15) };
     private static readonly PullSecretKey Key = new("team-a", "default", "quay.io", "acme+puller");
 
-    private static string Jwt(DateTimeOffset issued, DateTimeOffset expires) =>
-        $"eyJhbGciOiJSUzI1NiJ9.{Base64Url.EncodeToString(Encoding.UTF8.GetBytes($$"""{"iat":{{issued.ToUnixTimeSeconds()}},"exp":{{expires.ToUnixTimeSeconds()}}}"""))}.c2ln";
-
     /// <summary>A Secret holding a one-hour token issued <paramref name="age"/> ago.</summary>
     private static V1Secret Token(TimeSpan age)
     {
         var issued = Now - age;
-        var secret = PullSecretManifest.Build(Key, new QuayToken(Jwt(issued, issued.AddHours(1)), issued.AddHours(1)));
+        var secret = PullSecretManifest.Build(Key, new QuayToken(ReconcilerWorld.Jwt(issued, issued.AddHours(1)), issued.AddHours(1)));
         secret.Metadata.CreationTimestamp = issued.AddDays(-1).UtcDateTime;
         return secret;
     }

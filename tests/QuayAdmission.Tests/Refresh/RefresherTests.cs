@@ -109,6 +109,28 @@ public sealed class RefresherTests
     }
 
     [Fact]
+    public async Task A_renewal_comes_at_its_due_time_without_a_resync()
+    {
+        await using var host = await LeadingAsync(new() { ["QuayAdmission:Refresher:Interval"] = "1.00:00:00" });
+        var refresher = RefresherOf(host);
+        host.Trust("acme+puller");
+        await host.AdmitAsync(Pods.Json());
+        var name = SecretName(host);
+        PodUsing(host, name);
+        // The leader's gauge names an expiry once its Pod index has the Pod: the reconcile that followed scheduled the renewal.
+        Assert.True(await Eventually.TrueAsync(async () =>
+            PrometheusText.Parse(await host.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative))).Has("quay_admission_earliest_token_expiry_seconds")
+            && refresher.IsIdle), "the Pod never reached the refresher");
+        var resyncs = refresher.Resyncs;
+
+        host.Time.Advance(TimeSpan.FromMinutes(31)); // past half the token's life, far from the next resync
+
+        Assert.True(await Eventually.TrueAsync(() => host.Quay.ExchangeCount == 2 && refresher.IsIdle), "the renewal was not scheduled");
+        Assert.Equal(resyncs, refresher.Resyncs);
+        Assert.True(PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!) > host.Time.GetUtcNow().AddMinutes(55));
+    }
+
+    [Fact]
     public async Task An_unused_secret_is_left_to_expire_and_deleted_after_gc_after()
     {
         await using var host = await LeadingAsync();
