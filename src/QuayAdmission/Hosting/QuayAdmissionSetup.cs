@@ -64,8 +64,7 @@ public static class QuayAdmissionSetup
         services.AddSingleton<NamespaceRules>();
         services.AddSingleton<PullSecretInjector>();
         services.AddSingleton(sp => new BodyBudget(sp.GetRequiredService<IOptions<ServerOptions>>().Value.MaxBodyBytesInFlight));
-        services.AddSingleton<Refresher>();
-        services.AddHostedService(sp => sp.GetRequiredService<Refresher>());
+        services.AddRefresher();
 
         services.AddSingleton<ServingCertificate>();
         services.AddHostedService(sp => sp.GetRequiredService<ServingCertificate>());
@@ -76,6 +75,22 @@ public static class QuayAdmissionSetup
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServerOptions>, ServingCertificate, ClientCertificateAuthority>(ConfigureKestrel);
         services.AddOptions<SocketTransportOptions>().Configure(socket => socket.MaxReadBufferSize = ServerOptions.ConnectionInputBytes);
         return builder;
+    }
+
+    /// <summary>
+    /// The refresher: its controller, and a reconciler per leadership term over that term's Pod
+    /// index, reaching the provisioner, the Secret store, Pod lists and events through their seams.
+    /// </summary>
+    private static void AddRefresher(this IServiceCollection services)
+    {
+        services.AddSingleton<ITokenRenewer>(sp => sp.GetRequiredService<PullSecretProvisioner>());
+        services.AddSingleton<ISecretDeleter>(sp => sp.GetRequiredService<PullSecretStore>());
+        services.AddSingleton<IPodLister>(sp => sp.GetRequiredService<KubernetesApi>());
+        services.AddSingleton<IEventRecorder>(sp => sp.GetRequiredService<EventRecorder>());
+        services.AddSingleton(sp => new TenantInput(sp.GetRequiredService<RobotPolicy>(), sp.GetRequiredService<IOptions<QuayOptions>>().Value.Hosts));
+        services.AddSingleton<Func<PodIndex, IReconciler>>(sp => index => ActivatorUtilities.CreateInstance<SecretReconciler>(sp, index));
+        services.AddSingleton<RefreshController>();
+        services.AddHostedService(sp => sp.GetRequiredService<RefreshController>());
     }
 
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)

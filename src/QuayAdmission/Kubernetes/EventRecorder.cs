@@ -9,7 +9,7 @@ namespace QuayAdmission.Kubernetes;
 /// queue, dropped when full), and each (object, reason) is recorded at most once per
 /// <see cref="Interval"/>, so a burst of Pods or a retry loop does not flood the API.
 /// </summary>
-public sealed class EventRecorder(KubernetesApi api, BackgroundLoops loops, TimeProvider time) : BackgroundService
+public sealed class EventRecorder(KubernetesApi api, BackgroundLoops loops, TimeProvider time) : BackgroundService, IEventRecorder
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(10);
 
@@ -82,4 +82,12 @@ public sealed class EventRecorder(KubernetesApi api, BackgroundLoops loops, Time
         foreach (var key in lastRecorded.Where(entry => now - entry.Value >= Interval).Select(entry => entry.Key).ToList())
             lastRecorded.Remove(key);
     }
+}
+
+/// <summary>Records Kubernetes Events on an object (<see cref="EventRecorder"/>); messages never carry a token.</summary>
+public interface IEventRecorder
+{
+    void Warning(string kind, string ns, string name, string reason, string message);
+
+    void Normal(string kind, string ns, string name, string reason, string message);
 }

@@ -28,7 +28,7 @@ namespace QuayAdmission.Kubernetes;
 /// (managedFields, others' labels and annotations) that are not the webhook's, so writes are a
 /// merge patch of the webhook's own fields (Secrets) or an object built afresh (the Lease).
 /// </summary>
-public sealed class KubernetesApi : IDisposable
+public sealed class KubernetesApi : IPodLister, IDisposable
 {
     private static readonly MediaTypeHeaderValue Json = MediaTypeHeaderValue.Parse("application/json; charset=utf-8");
     private static readonly MediaTypeHeaderValue MergePatch = MediaTypeHeaderValue.Parse("application/merge-patch+json; charset=utf-8");
@@ -331,4 +331,11 @@ public sealed record ConnectionLiveness(TimeSpan PingDelay, TimeSpan PingTimeout
 {
     /// <summary>client-go's: a ping after 30 s without a frame, and 15 s for its answer.</summary>
     public static ConnectionLiveness ClientGo { get; } = new(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(15));
+}
+
+/// <summary>Pods read page by page, outside any informer: the refresher's fresh look before it deletes a Secret.</summary>
+public interface IPodLister
+{
+    /// <inheritdoc cref="KubernetesApi.ListPodsAsync"/>
+    Task<PodViewList> ListPodsAsync(string? ns, string? labelSelector, int? limit, string? continueToken, CancellationToken ct);
 }

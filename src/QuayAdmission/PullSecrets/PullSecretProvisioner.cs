@@ -23,7 +23,7 @@ public sealed class PullSecretProvisioner(
     QuayMetrics metrics,
     IHostApplicationLifetime lifetime,
     ILogger<PullSecretProvisioner> logger,
-    ScopeReader scopes)
+    ScopeReader scopes) : ITokenRenewer
 {
     private const int MaxWriteAttempts = 3;
 
@@ -225,4 +225,11 @@ public sealed class PullSecretProvisioner(
         cache.Remember(written);
         return new TokenStatus.Ready(expiresAt);
     }
+}
+
+/// <summary>The provisioner's renewal as the refresher calls it: the seam its reconciler is tested through.</summary>
+public interface ITokenRenewer
+{
+    /// <inheritdoc cref="PullSecretProvisioner.RenewAsync"/>
+    Task<TokenStatus> RenewAsync(PullSecretKey key, DateTimeOffset renewIfExpiringBefore);
 }

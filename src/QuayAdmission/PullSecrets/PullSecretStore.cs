@@ -5,7 +5,7 @@ using QuayAdmission.Kubernetes;
 namespace QuayAdmission.PullSecrets;
 
 /// <summary>The managed Secrets in the API. Conflicts surface as <see cref="SecretConflictException"/>.</summary>
-public sealed class PullSecretStore(KubernetesApi api)
+public sealed class PullSecretStore(KubernetesApi api) : ISecretDeleter
 {
     public static readonly string ManagedSelector = $"{WellKnown.ManagedByLabel}={WellKnown.ManagedByValue}";
 
@@ -56,6 +56,13 @@ public sealed class PullSecretStore(KubernetesApi api)
             throw new SecretConflictException();
         }
     }
+}
+
+/// <summary>The one write the refresher makes itself (renewals go through the provisioner): the seam its reconciler is tested through.</summary>
+public interface ISecretDeleter
+{
+    /// <inheritdoc cref="PullSecretStore.DeleteAsync"/>
+    Task<bool> DeleteAsync(string ns, string name, string resourceVersion, CancellationToken ct);
 }
 
 /// <summary>Another writer got there first (AlreadyExists on create, Conflict on a stale resourceVersion).</summary>

@@ -10,8 +10,11 @@ public sealed class RefresherOptions
 
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Time between resyncs: every cached Secret is looked at again for time-based decisions (no LIST).</summary>
-    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Time between resyncs, a safety net: every cached Secret is looked at again (no LIST).
+    /// Renewals and collection do not wait for it; the reconciler schedules each for its time.
+    /// </summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Secrets whose token expired this long ago, and that no Pod lists, are deleted.</summary>
     public TimeSpan GcAfter { get; set; } = TimeSpan.FromHours(1);

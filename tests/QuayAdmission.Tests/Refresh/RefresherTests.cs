@@ -30,7 +30,7 @@ public sealed class RefresherTests
         ["QuayAdmission:Refresher:StallAfter"] = "1.00:00:00",
     };
 
-    internal static Refresher RefresherOf(WebhookHost host) => host.Factory.Services.GetRequiredService<Refresher>();
+    internal static RefreshController RefresherOf(WebhookHost host) => host.Factory.Services.GetRequiredService<RefreshController>();
 
     /// <summary>Moves the clock and waits until the resync that follows has been worked off.</summary>
     internal static async Task NextPassAsync(WebhookHost host, TimeSpan? advance = null)
@@ -106,6 +106,28 @@ public sealed class RefresherTests
         Assert.NotEqual(before.Metadata.ResourceVersion, after.Metadata.ResourceVersion);
         Assert.True(PullSecretManifest.ExpiresAt(after) > firstExpiry);
         Assert.True(host.Time.GetUtcNow() < firstExpiry);
+    }
+
+    [Fact]
+    public async Task A_renewal_comes_at_its_due_time_without_a_resync()
+    {
+        await using var host = await LeadingAsync(new() { ["QuayAdmission:Refresher:Interval"] = "1.00:00:00" });
+        var refresher = RefresherOf(host);
+        host.Trust("acme+puller");
+        await host.AdmitAsync(Pods.Json());
+        var name = SecretName(host);
+        PodUsing(host, name);
+        // The leader's gauge names an expiry once its Pod index has the Pod: the reconcile that followed scheduled the renewal.
+        Assert.True(await Eventually.TrueAsync(async () =>
+            PrometheusText.Parse(await host.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative))).Has("quay_admission_earliest_token_expiry_seconds")
+            && refresher.IsIdle), "the Pod never reached the refresher");
+        var resyncs = refresher.Resyncs;
+
+        host.Time.Advance(TimeSpan.FromMinutes(31)); // past half the token's life, far from the next resync
+
+        Assert.True(await Eventually.TrueAsync(() => host.Quay.ExchangeCount == 2 && refresher.IsIdle), "the renewal was not scheduled");
+        Assert.Equal(resyncs, refresher.Resyncs);
+        Assert.True(PullSecretManifest.ExpiresAt(host.Kube.GetSecret("team-a", name)!) > host.Time.GetUtcNow().AddMinutes(55));
     }
 
     [Fact]

@@ -14,4 +14,17 @@ public static class Eventually
         }
         return true;
     }
+
+    /// <summary>The same for a condition that must itself wait (a scrape, a read over HTTP).</summary>
+    public static async Task<bool> TrueAsync(Func<Task<bool>> condition, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(10));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(10);
+        }
+        return true;
+    }
 }
