@@ -156,7 +156,8 @@ public sealed class SecretReconcilerTests
         world.PodUsing();
         await world.ReconcileAsync();
 
-        world.Secrets.Remember(new k8s.Models.V1Secret { Metadata = new() { Name = Key.SecretName, NamespaceProperty = Namespace } }); // gone from the cache
+        // A later version that is no managed Secret: gone from the cache (an older one would not move it back).
+        world.Secrets.Remember(new k8s.Models.V1Secret { Metadata = new() { Name = Key.SecretName, NamespaceProperty = Namespace, ResourceVersion = "99" } });
         await world.ReconcileAsync();
 
         Assert.Equal([PullSecretManifest.ExpiresAt(seen)!.Value.AddSeconds(1), DateTimeOffset.MinValue.AddSeconds(1)], world.RenewedUnlessPast);
