@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace QuayAdmission.Demo;
+namespace QuayAdmission.Tests.Support;
 
 /// <summary>
 /// The real webhook as a child process on loopback ports, configured through its environment: the JIT

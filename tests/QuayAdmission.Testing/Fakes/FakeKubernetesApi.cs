@@ -75,6 +75,9 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     private CancellationTokenSource _closeWatches = new();
     private readonly Dictionary<string, int> _openWatches = [];
 
+    // Before any object with managedFields is written with KubernetesJson.
+    static FakeKubernetesApi() => KubernetesJsonElements.Teach();
+
     private FakeKubernetesApi(TimeProvider time)
     {
         _time = time;
