@@ -219,8 +219,7 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
         return JsonNode.Parse(body)!["response"]!;
     }
 
-    private static HttpClient HealthClient(WebhookProcess webhook) =>
-        new() { BaseAddress = new Uri($"http://127.0.0.1:{webhook.HealthPort}"), Timeout = Deadline };
+    private static HttpClient HealthClient(WebhookProcess webhook) => webhook.HealthClient(Deadline);
 
     private List<string> Lines()
     {

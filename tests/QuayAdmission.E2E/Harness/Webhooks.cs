@@ -78,13 +78,13 @@ internal sealed class WebhookReplica : IAsyncDisposable
 
     public async Task<PrometheusText> MetricsAsync()
     {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Process.HealthPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        using var http = Process.HealthClient(TimeSpan.FromSeconds(5));
         return PrometheusText.Parse(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
     }
 
     public async Task<bool> IsAliveAsync()
     {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Process.HealthPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        using var http = Process.HealthClient(TimeSpan.FromSeconds(5));
         try
         {
             return (await http.GetAsync(new Uri("/healthz", UriKind.Relative))).IsSuccessStatusCode;
