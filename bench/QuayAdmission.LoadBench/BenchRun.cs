@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
-using QuayAdmission.Demo;
 using QuayAdmission.Tests.Fakes;
+using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.LoadBench;
 
@@ -160,21 +160,13 @@ internal sealed class BenchRun(BenchSettings settings, IReadOnlyList<Build> buil
     internal static Dictionary<string, string> WebhookEnvironment(
         FakeKubernetesApi kube, FakeQuay quay, DevCertificates certificates, string work, IReadOnlyDictionary<string, string> extraEnvironment)
     {
-        var environment = new Dictionary<string, string>
-        {
-            ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
-            ["QuayAdmission__Registries__0__Host"] = quay.Host,
-            ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
-            ["QuayAdmission__AllowInsecureHttp"] = "true", // the Quay stand-in on loopback speaks http
-            ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
-            ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
-            ["QuayAdmission__Server__BindAddress"] = "127.0.0.1",
-            ["QuayAdmission__Server__HttpsPort"] = "{https}",
-            ["QuayAdmission__Server__HealthPort"] = "{health}",
-            // The warm window lasts minutes: keep ServiceAccount and Namespace annotations from being
-            // re-read in the background during it, so any API call counted below is the admission path's.
-            ["QuayAdmission__ScopeCacheTtl"] = "01:00:00",
-        };
+        var environment = Tests.Support.WebhookEnvironment.ForStandIns(kube, quay, certificates, work);
+        environment["QuayAdmission__Server__BindAddress"] = "127.0.0.1";
+        environment["QuayAdmission__Server__HttpsPort"] = "{https}";
+        environment["QuayAdmission__Server__HealthPort"] = "{health}";
+        // The warm window lasts minutes: keep ServiceAccount and Namespace annotations from being
+        // re-read in the background during it, so any API call counted below is the admission path's.
+        environment["QuayAdmission__ScopeCacheTtl"] = "01:00:00";
         foreach (var (name, value) in extraEnvironment)
             environment[name] = value;
         return environment;

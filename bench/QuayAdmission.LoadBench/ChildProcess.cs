@@ -7,7 +7,7 @@ namespace QuayAdmission.LoadBench;
 
 /// <summary>
 /// A server under test as a child process on loopback ports, configured through its environment:
-/// adapted from tests/QuayAdmission.Demo/WebhookProcess.cs. Differences: output goes straight to a
+/// adapted from tests/QuayAdmission.Testing/Support/WebhookProcess.cs. Differences: output goes straight to a
 /// log file (as a container runtime would take it, and without costing this process CPU per line),
 /// readiness is polled every 5 ms and timed from just before the process starts, the pid is
 /// recorded for bench/run.sh's cleanup trap, and resident memory is read from /proc.

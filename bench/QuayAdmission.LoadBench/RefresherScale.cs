@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using QuayAdmission.Demo;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Tests.Fakes;
+using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.LoadBench;
 

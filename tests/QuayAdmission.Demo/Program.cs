@@ -25,18 +25,8 @@ Console.WriteLine($"Kubernetes API  {kube.BaseAddress}  (issuer {kube.Issuer})")
 Console.WriteLine($"Quay            {quay.BaseAddress}  trusts acme+puller for system:serviceaccount:team-a:default");
 
 var webhookLog = new List<string>();
-await using var webhook = await WebhookProcess.StartAsync(dll, new Dictionary<string, string>
-{
-    ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
-    ["QuayAdmission__Registries__0__Host"] = quay.Host,
-    ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
-    ["QuayAdmission__AllowInsecureHttp"] = "true", // the Quay stand-in on loopback speaks http
-    ["QuayAdmission__Registries__0__CaFile"] = quay.WriteCaFile(Path.Combine(work, "quay-ca.pem")),
-    ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
-    ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
-    ["Logging__Console__FormatterName"] = "simple",
-    ["Logging__Console__FormatterOptions__SingleLine"] = "true",
-}, line => { lock (webhookLog) webhookLog.Add(line); });
+await using var webhook = await WebhookProcess.StartAsync(dll, WebhookEnvironment.ForStandIns(kube, quay, certificates, work).WithReadableLogs(),
+    line => { lock (webhookLog) webhookLog.Add(line); });
 Console.WriteLine($"Webhook         https://127.0.0.1:{webhook.HttpsPort}/mutate  health http://127.0.0.1:{webhook.HealthPort}/readyz (ready)");
 
 using var client = certificates.Client(webhook.HttpsPort);
@@ -78,7 +68,7 @@ lock (webhookLog)
 
 Heading("The kubelet credential provider, the second mode: same Quay, same annotation (on the ServiceAccount), no Secret");
 await ProviderDemo.RunAsync(Path.GetFullPath(args.ElementAtOrDefault(1) ?? "src/QuayAdmission.CredentialProvider/bin/Release/net10.0/quay-credential-provider.dll"),
-    kube, quay, Path.Combine(work, "quay-ca.pem"), work);
+    kube, quay, quay.WriteCaFile(Path.Combine(work, "quay-ca.pem")), work);
 return 0;
 
 async Task Admit(string title, string podJson, bool dryRun)

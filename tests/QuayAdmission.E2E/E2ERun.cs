@@ -1,9 +1,9 @@
 using System.Runtime.ExceptionServices;
 using k8s;
-using QuayAdmission.Demo;
 using QuayAdmission.E2E.Harness;
 using QuayAdmission.E2E.Scenarios;
 using QuayAdmission.Tests.Fakes;
+using QuayAdmission.Tests.Support;
 using Xunit.Abstractions;
 
 namespace QuayAdmission.E2E;

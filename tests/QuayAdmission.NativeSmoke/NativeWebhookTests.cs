@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using k8s.Models;
-using QuayAdmission.Demo;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
 using Xunit.Abstractions;
@@ -200,19 +199,9 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
 
     private async Task<WebhookProcess> StartAsync(params (string Name, string Value)[] settings)
     {
-        var environment = new Dictionary<string, string>
-        {
-            ["KUBECONFIG"] = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")),
-            ["POD_NAMESPACE"] = LeaseNamespace,
-            ["POD_NAME"] = Identity,
-            ["QuayAdmission__Registries__0__Host"] = quay.Host,
-            ["QuayAdmission__Registries__0__FederationUrl"] = quay.BaseAddress.ToString(),
-            ["QuayAdmission__AllowInsecureHttp"] = "true", // the Quay stand-in on loopback speaks http
-            ["QuayAdmission__Tls__CertFile"] = certificates.CertFile,
-            ["QuayAdmission__Tls__KeyFile"] = certificates.KeyFile,
-            ["Logging__Console__FormatterName"] = "simple",
-            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
-        };
+        var environment = WebhookEnvironment.ForStandIns(kube, quay, certificates, work).WithReadableLogs();
+        environment["POD_NAMESPACE"] = LeaseNamespace;
+        environment["POD_NAME"] = Identity;
         foreach (var (name, value) in settings)
             environment[name] = value;
         return await WebhookProcess.StartAsync(NativeFactAttribute.Executable(), environment, line =>
@@ -231,8 +220,7 @@ public sealed class NativeWebhookTests(ITestOutputHelper output) : IAsyncLifetim
         return JsonNode.Parse(body)!["response"]!;
     }
 
-    private static HttpClient HealthClient(WebhookProcess webhook) =>
-        new() { BaseAddress = new Uri($"http://127.0.0.1:{webhook.HealthPort}"), Timeout = Deadline };
+    private static HttpClient HealthClient(WebhookProcess webhook) => webhook.HealthClient(Deadline);
 
     private List<string> Lines()
     {

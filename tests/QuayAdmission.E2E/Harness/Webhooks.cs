@@ -1,6 +1,5 @@
 using k8s;
 using k8s.Models;
-using QuayAdmission.Demo;
 using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.E2E.Harness;
@@ -79,13 +78,13 @@ internal sealed class WebhookReplica : IAsyncDisposable
 
     public async Task<PrometheusText> MetricsAsync()
     {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Process.HealthPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        using var http = Process.HealthClient(TimeSpan.FromSeconds(5));
         return PrometheusText.Parse(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)));
     }
 
     public async Task<bool> IsAliveAsync()
     {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Process.HealthPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        using var http = Process.HealthClient(TimeSpan.FromSeconds(5));
         try
         {
             return (await http.GetAsync(new Uri("/healthz", UriKind.Relative))).IsSuccessStatusCode;
@@ -169,13 +168,9 @@ internal sealed class WebhookGroup : IAsyncDisposable
             ["QuayAdmission__Refresher__LeaseDuration"] = E2ESettings.Format(E2ESettings.LeaseDuration),
             ["QuayAdmission__Refresher__RenewDeadline"] = E2ESettings.Format(E2ESettings.RenewDeadline),
             ["QuayAdmission__Refresher__RetryPeriod"] = E2ESettings.Format(E2ESettings.RetryPeriod),
-            ["QuayAdmission__Tls__CertFile"] = common.Serving.CertFile,
-            ["QuayAdmission__Tls__KeyFile"] = common.Serving.KeyFile,
-            // One readable line per event in the logs the diagnostics print (the manifests ask for JSON).
-            ["Logging__Console__FormatterName"] = "simple",
-            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
-            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
-        };
+        }.WithServing(common.Serving).WithReadableLogs();
+        // The diagnostics print these logs beside the API server's: each line with its time.
+        environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
         var excluded = Spec.ExcludedNamespaces.ToList();
         for (var i = 0; i < excluded.Count; i++)
             environment[$"QuayAdmission__ExcludedNamespaces__{i}"] = excluded[i];

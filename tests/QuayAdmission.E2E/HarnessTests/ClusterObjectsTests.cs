@@ -2,8 +2,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
-using QuayAdmission.Demo;
 using QuayAdmission.E2E.Harness;
+using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.E2E.HarnessTests;
 

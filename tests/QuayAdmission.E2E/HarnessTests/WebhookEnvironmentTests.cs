@@ -1,9 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
-using QuayAdmission.Demo;
 using QuayAdmission.E2E.Harness;
-using QuayAdmission.NativeSmoke;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
 
@@ -40,9 +38,10 @@ public sealed class WebhookEnvironmentTests : IAsyncLifetime
         var manifests = await E2EManifests.RenderAsync(E2ESettings.RegistryHost);
         var common = new WebhookBase(NativeFactAttribute.Executable(), manifests.ConfigMapData, quay.BaseAddress,
             quay.WriteCaFile(Path.Combine(work, "quay-ca.crt")), DevCertificates.Write(work), Path.Combine(work, "logs"));
-        await using var group = new WebhookGroup(new GroupSpec("main", "quay-admission-refresher-main", [E2ENamespaces.Admission]), common,
-            kube.WriteKubeconfig(Path.Combine(work, "kubeconfig")));
-        using var api = new Kubernetes(kube.ClientConfiguration());
+        var kubeconfig = kube.WriteKubeconfig(Path.Combine(work, "kubeconfig"));
+        await using var group = new WebhookGroup(new GroupSpec("main", "quay-admission-refresher-main", [E2ENamespaces.Admission]), common, kubeconfig);
+        // The harness's own client, as on the real cluster (the stand-in's test API speaks the Aot client's types).
+        using var api = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
 
         var replica = await group.StartReplicaAsync("main-0");
         Assert.Same(replica, await group.LeaderAsync(api, TimeSpan.FromSeconds(30)));
@@ -56,9 +55,18 @@ public sealed class WebhookEnvironmentTests : IAsyncLifetime
         var secretName = SecretNames.For(E2ESettings.RegistryHost, "acme+puller", "builder");
         Assert.Contains(secretName, Encoding.UTF8.GetString(Convert.FromBase64String(patched["patch"]!.GetValue<string>())), StringComparison.Ordinal);
         // On a loaded machine the first mint may outlast InlineBudget: the token then lands in the Secret just after.
-        await Poll.UntilAsync("the Secret holds a token", TimeSpan.FromSeconds(30), () => Task.FromResult(
-            kube.GetSecret(E2ENamespaces.Admission, secretName) is { } written && PullSecretView.Of(written, E2ESettings.RegistryHost).HasToken));
-        var secret = PullSecretView.Of(kube.GetSecret(E2ENamespaces.Admission, secretName)!, E2ESettings.RegistryHost);
+        var secret = await Poll.UntilAsync("the Secret holds a token", TimeSpan.FromSeconds(30), async () =>
+        {
+            try
+            {
+                var view = PullSecretView.Of(await api.CoreV1.ReadNamespacedSecretAsync(secretName, E2ENamespaces.Admission), E2ESettings.RegistryHost);
+                return (view.HasToken, view);
+            }
+            catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                return (false, null!);
+            }
+        });
         Assert.True(secret.HasToken && secret.Username == "acme+puller", secret.ToString());
         Assert.Equal(1, quay.ExchangeCount);
         // Another group's namespace is excluded: admitted unchanged, nothing minted.

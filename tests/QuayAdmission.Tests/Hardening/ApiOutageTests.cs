@@ -43,7 +43,7 @@ public sealed class ApiOutageTests
         host.Trust("acme+puller");
         host.Trust("acme+other");
         await AdmitAndRunAsync(host, Pods.Json());
-        var name = PullSecretKey.NameFor("default", host.RegistryHost, "acme+puller");
+        var name = host.SecretName();
         var cache = host.Factory.Services.GetRequiredService<ManagedSecretCache>();
         Assert.True(await Eventually.TrueAsync(() => cache.Get("team-a", name) is not null));
         var lease = host.Kube.GetLease("quay-admission", "quay-admission-refresher")!.Spec.RenewTime;

@@ -1,5 +1,4 @@
 using System.Net;
-using QuayAdmission.PullSecrets;
 using QuayAdmission.Tests.Support;
 using Xunit.Abstractions;
 
@@ -60,7 +59,7 @@ public sealed class BadInputTests(BadInputFixture fixture, ITestOutputHelper out
             Assert.Empty(result.Warnings);
             if (!result.Allowed)
                 AssertReadable(result.Message);
-            input.Check?.Invoke(input.SentPod, result, PullSecretKey.NameFor("default", Host.RegistryHost, BadInputCorpus.Robot));
+            input.Check?.Invoke(input.SentPod, result, Host.SecretName(BadInputCorpus.Robot));
         }
         else
         {

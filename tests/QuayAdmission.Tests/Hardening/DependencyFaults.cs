@@ -38,7 +38,7 @@ internal static class DependencyFaults
         if (policy == "Inject")
         {
             Assert.True(result.Allowed, result.Body);
-            Assert.Equal(SecretName(host), result.Apply(Pods.Json())["spec"]!["imagePullSecrets"]![0]!["name"]!.GetValue<string>());
+            Assert.Equal(host.SecretName(Robot), result.Apply(Pods.Json())["spec"]!["imagePullSecrets"]![0]!["name"]!.GetValue<string>());
             var warning = Assert.Single(result.Warnings);
             Assert.Contains(Robot, warning, StringComparison.Ordinal);
             Assert.InRange(warning.Length, 1, 119);
@@ -106,15 +106,13 @@ internal static class DependencyFaults
 
     internal static void AssertSecretHoldsTheLastToken(WebhookHost host)
     {
-        var secret = host.Kube.GetSecret("team-a", SecretName(host));
+        var secret = host.Kube.GetSecret("team-a", host.SecretName(Robot));
         Assert.NotNull(secret);
         Assert.NotNull(PullSecretManifest.ExpiresAt(secret));
         using var config = JsonDocument.Parse(secret.Data[WellKnown.DockerConfigJsonKey]);
         var password = config.RootElement.GetProperty("auths").GetProperty(host.RegistryHost).GetProperty("password").GetString();
         Assert.Equal(host.Quay.Exchanges.Last(e => e.Succeeded).IssuedToken, password);
     }
-
-    internal static string SecretName(WebhookHost host) => PullSecretKey.NameFor("default", host.RegistryHost, Robot);
 
     // PullSecretLog event ids: the provisioning attempt ended one way or another.
     private const int TokenWritten = 2001;
@@ -216,7 +214,7 @@ public sealed class RenewalFaultTests
     {
         await using var host = await DependencyFaults.StartAsync("Inject");
         Assert.True((await host.AdmitAsync(Pods.Json())).HasPatch);
-        var first = host.Kube.GetSecret("team-a", DependencyFaults.SecretName(host))!;
+        var first = host.Kube.GetSecret("team-a", host.SecretName(DependencyFaults.Robot))!;
         host.Time.Advance(TimeSpan.FromMinutes(55));
         host.Kube.SetFault("tokenrequest", Fault.Hang);
         var ended = DependencyFaults.AttemptsEnded(host);
@@ -228,7 +226,7 @@ public sealed class RenewalFaultTests
         var next = await host.AdmitAsync(Pods.Json(name: "web-2")).WaitAsync(HardeningHost.NoHang);
 
         Assert.True(next.Allowed && next.HasPatch && next.Warnings.Count == 0, next.Body);
-        var renewed = host.Kube.GetSecret("team-a", DependencyFaults.SecretName(host))!;
+        var renewed = host.Kube.GetSecret("team-a", host.SecretName(DependencyFaults.Robot))!;
         Assert.Equal(first.Metadata.Uid, renewed.Metadata.Uid); // updated in place
         Assert.True(PullSecretManifest.ExpiresAt(renewed) > PullSecretManifest.ExpiresAt(first));
         DependencyFaults.AssertSecretHoldsTheLastToken(host);

@@ -1,8 +1,6 @@
-using Xunit.Abstractions;
-
 namespace QuayAdmission.Tests.Manifests;
 
-public sealed class DockerfileTests(ITestOutputHelper output) : IDisposable
+public sealed class DockerfileTests : IDisposable
 {
     private static readonly Dockerfile Image = Dockerfile.Parse(RepoPaths.Read("Dockerfile"));
 
@@ -59,16 +57,11 @@ public sealed class DockerfileTests(ITestOutputHelper output) : IDisposable
         Assert.DoesNotContain(".editorconfig", ignored);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Make_publish_native_runs_the_Dockerfile_restore_and_publish()
     {
-        var make = ExternalTool.Find("make");
-        if (make is null)
-        {
-            output.WriteLine("make is not on PATH: checked that the Makefile reads PUBLISH_ARGS from the Dockerfile instead.");
-            Assert.Contains("sed -n 's/^ARG PUBLISH_ARGS=", RepoPaths.Read("Makefile"), StringComparison.Ordinal);
-            return;
-        }
+        Assert.Contains("sed -n 's/^ARG PUBLISH_ARGS=", RepoPaths.Read("Makefile"), StringComparison.Ordinal);
+        var make = ExternalTool.Require("make", "checked that the Makefile reads PUBLISH_ARGS from the Dockerfile, not the commands `make publish-native` runs");
 
         // -B: print the commands even when the executable is up to date.
         var result = await ExternalTool.RunAsync(make, ["-s", "-n", "-B", "publish-native", "ARCH=arm64"], RepoPaths.Root);

@@ -1,11 +1,10 @@
 extern alias KubernetesFull;
 
 using KubernetesFull::k8s.Models;
-using Xunit.Abstractions;
 
 namespace QuayAdmission.Tests.Manifests;
 
-public class KustomizationTests(ITestOutputHelper output)
+public class KustomizationTests
 {
     private static readonly string[] ClusterScopedKinds =
     [
@@ -90,20 +89,16 @@ public class KustomizationTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Kubectl_kustomize_renders_the_same_objects_as_the_files()
     {
+        // The files read directly and strictly, which is what kustomize emits for this base (no
+        // transformers in kustomization.yaml): what is left checked when kubectl is missing.
         var files = InstalledManifests.All;
-        var rendered = await ManifestLoader.KustomizeAsync(RepoPaths.Manifests);
-        if (rendered is null)
-        {
-            // No kubectl (e.g. on CI): the files were read directly and strictly above, which is
-            // what kustomize would emit for this base (no transformers in kustomization.yaml).
-            output.WriteLine("kubectl is not on PATH: checked the files read directly instead of `kubectl kustomize`.");
-            Assert.NotEmpty(files);
-            Assert.All(files, o => Assert.True(o.Typed is not null || o.IsCertManager, o.Id));
-            return;
-        }
+        Assert.NotEmpty(files);
+        Assert.All(files, o => Assert.True(o.Typed is not null || o.IsCertManager, o.Id));
+
+        var rendered = await ManifestLoader.KustomizeAsync(RepoPaths.Manifests, "checked the files read directly, not what `kubectl kustomize manifests/` renders");
 
         Assert.True(rendered.ExitCode == 0, rendered.ToString());
         var objects = ManifestLoader.Parse(rendered.Stdout, "kubectl kustomize manifests/");

@@ -28,14 +28,9 @@ internal static class ManifestLoader
             .SelectMany(file => Parse(File.ReadAllText(Path.Combine(directory, file)), file))
             .ToList();
 
-    /// <summary><c>kubectl kustomize</c> of a directory, or null when kubectl is not on PATH.</summary>
-    public static async Task<ToolResult?> KustomizeAsync(string directory)
-    {
-        var kubectl = ExternalTool.Find("kubectl");
-        return kubectl is null
-            ? null
-            : await ExternalTool.RunAsync(kubectl, ["kustomize", directory], RepoPaths.Root);
-    }
+    /// <summary><c>kubectl kustomize</c> of a directory; without kubectl the test is skipped, saying what it left <paramref name="notChecked"/>.</summary>
+    public static async Task<ToolResult> KustomizeAsync(string directory, string notChecked) =>
+        await ExternalTool.RunAsync(ExternalTool.Require("kubectl", notChecked), ["kustomize", directory], RepoPaths.Root);
 
     private static ManifestObject ToObject(YamlMappingNode document, string source)
     {

@@ -52,6 +52,10 @@ public sealed class WebhookHost : IAsyncDisposable
     /// <summary>The default registry's host, as pods name it.</summary>
     public string RegistryHost => Quay.Host;
 
+    /// <summary>The deterministic name of the pull Secret the webhook injects for <paramref name="robot"/> at the default registry and a Pod's ServiceAccount.</summary>
+    public string SecretName(string robot = "acme+puller", string serviceAccount = "default") =>
+        PullSecretKey.NameFor(serviceAccount, RegistryHost, robot);
+
     public static async Task<WebhookHost> StartAsync(
         IDictionary<string, string?>? settings = null,
         Action<IServiceCollection>? services = null,

@@ -2,13 +2,13 @@ using System.Diagnostics;
 
 namespace QuayAdmission.Tests.Manifests;
 
-internal sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
+public sealed record ToolResult(int ExitCode, string Stdout, string Stderr)
 {
     public override string ToString() => $"exit {ExitCode}\n{Stdout}\n{Stderr}";
 }
 
 /// <summary>Runs the command-line tools the deployment relies on (kubectl, bash, openssl, dotnet).</summary>
-internal static class ExternalTool
+public static class ExternalTool
 {
     public static string? Find(string name)
     {
@@ -17,6 +17,15 @@ internal static class ExternalTool
             .Select(dir => Path.Combine(dir, name))
             .FirstOrDefault(File.Exists);
     }
+
+    /// <summary>
+    /// The tool's path. Without it the test ends here and is reported skipped, with the reason and
+    /// <paramref name="notChecked"/> (what goes unchecked), never passed: the test must be a
+    /// <c>[SkippableFact]</c> or <c>[SkippableTheory]</c> (in a plain <c>[Fact]</c> the skip is a failure).
+    /// Whatever the test asserted before the call still counts: a failure there fails it.
+    /// </summary>
+    public static string Require(string name, string notChecked) =>
+        Find(name) ?? throw new SkipException($"{name} is not on PATH: {notChecked}");
 
     public static async Task<ToolResult> RunAsync(
         string fileName,

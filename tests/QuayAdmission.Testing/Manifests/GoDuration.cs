@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace QuayAdmission.Tests.Manifests;
 
 /// <summary>Go's time.ParseDuration, for the units cert-manager durations use (h, m, s, ms).</summary>
-internal static partial class GoDuration
+public static partial class GoDuration
 {
     public static TimeSpan Parse(string text)
     {

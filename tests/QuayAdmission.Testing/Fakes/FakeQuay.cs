@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
+using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.Tests.Fakes;
 
@@ -70,6 +71,9 @@ public sealed partial class FakeQuay : IAsyncDisposable
 
     /// <summary>host:port, as a registry's Host is configured, e.g. <c>127.0.0.1:41235</c>.</summary>
     public string Host => BaseAddress.Authority;
+
+    /// <summary>Whether it serves HTTPS (its own CA, <see cref="CaCertificatePem"/>) rather than plain HTTP.</summary>
+    public bool IsHttps => _caCertificate is not null;
 
     /// <summary>The CA that issued the HTTPS certificate (for 127.0.0.1 and localhost), as PEM.</summary>
     public string CaCertificatePem => (_caCertificate ?? throw new InvalidOperationException("started without https")).ExportCertificatePem();
@@ -498,30 +502,8 @@ public sealed partial class FakeQuay : IAsyncDisposable
     /// <summary>A CA and a server certificate for 127.0.0.1 and localhost that it issued.</summary>
     private static (X509Certificate2 Ca, X509Certificate2 Server) MakeCertificates()
     {
-        // Real time, not the TimeProvider: the client's TLS stack checks validity against the real clock.
-        var now = DateTimeOffset.UtcNow;
-        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var caRequest = new CertificateRequest("CN=QuayAdmission fake Quay CA", caKey, HashAlgorithmName.SHA256);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
-        using var ca = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
-
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
-        using var issued = request.Create(ca, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(16));
-        using var withKey = issued.CopyWithPrivateKey(key);
-
-        // Kestrel on Linux needs the private key in a form it can hand to OpenSSL: round-trip through PFX.
-        return (X509CertificateLoader.LoadCertificate(ca.RawData), X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pfx), null));
+        using var ca = TestCertificates.CreateAuthority("QuayAdmission fake Quay CA");
+        return (TestCertificates.PublicPart(ca), TestCertificates.CreateServer(ca));
     }
 
     [GeneratedRegex("^[a-z0-9]+(?:[._-][a-z0-9]+)*\\+[a-z0-9]+(?:[._-][a-z0-9]+)*$")]

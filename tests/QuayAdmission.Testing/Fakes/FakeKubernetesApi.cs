@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.Http;
 namespace QuayAdmission.Tests.Fakes;
 
 /// <summary>
-/// A local stand-in for the kube-apiserver: the endpoints the webhook uses, in the real API's JSON,
-/// served by Kestrel on 127.0.0.1, so the real KubernetesClient talks to it unchanged.
+/// A local stand-in for the kube-apiserver: the calls the webhook makes (and only those), in the real
+/// API's JSON, served by Kestrel on 127.0.0.1, so the real KubernetesClient talks to it unchanged.
 /// Lists paginate over consistent snapshots, watches stream from a bounded history of changes
 /// (see Fakes/README.md for what it implements and where it knowingly differs).
 /// Every request is recorded under a stable operation name (<c>resource.verb</c>, e.g. <c>secrets.list</c>,
@@ -40,27 +40,14 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     private readonly Dictionary<string, Fault> _faults = [];
     private readonly List<(string Operation, int Count, TaskCompletionSource Reached)> _waiters = [];
 
-    private readonly KubeObjectStore<V1Secret> _secrets = new("secrets", "v1", "Secret",
-        fields: s => [("type", s.Type)]);
+    private readonly KubeObjectStore<V1Secret> _secrets = new("secrets", "v1", "Secret");
 
     private readonly KubeObjectStore<V1Pod> _pods = new("pods", "v1", "Pod",
-        fields: p => [
-            ("spec.nodeName", p.Spec?.NodeName),
-            ("spec.restartPolicy", p.Spec?.RestartPolicy),
-            ("spec.schedulerName", p.Spec?.SchedulerName),
-            ("spec.serviceAccountName", p.Spec?.ServiceAccountName),
-            ("spec.hostNetwork", p.Spec?.HostNetwork == true ? "true" : "false"),
-            ("status.phase", p.Status?.Phase),
-            ("status.podIP", p.Status?.PodIP),
-            ("status.nominatedNodeName", p.Status?.NominatedNodeName),
-        ],
         emptyFields: ",\"spec\":{\"containers\":null},\"status\":{}");
 
     private readonly KubeObjectStore<V1ServiceAccount> _serviceAccounts = new("serviceaccounts", "v1", "ServiceAccount");
 
-    private readonly KubeObjectStore<V1Namespace> _namespaces = new("namespaces", "v1", "Namespace", namespaced: false,
-        fields: n => [("status.phase", n.Status?.Phase)],
-        emptyFields: ",\"spec\":{},\"status\":{}");
+    private readonly KubeObjectStore<V1Namespace> _namespaces = new("namespaces", "v1", "Namespace", namespaced: false);
 
     private readonly KubeObjectStore<Corev1Event> _events = new("events", "v1", "Event");
     private readonly KubeObjectStore<Eventsv1Event> _eventsV1 = new("events.events.k8s.io", "events.k8s.io/v1", "Event");
@@ -70,10 +57,12 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
 
     private LoopbackServer? _server;
     private Uri? _baseAddress;
-    private volatile bool _requireServiceAccounts;
     private TimeSpan _bookmarkInterval = TimeSpan.FromSeconds(1);
     private CancellationTokenSource _closeWatches = new();
     private readonly Dictionary<string, int> _openWatches = [];
+
+    // Before any object with managedFields is written with KubernetesJson.
+    static FakeKubernetesApi() => KubernetesJsonElements.Teach();
 
     private FakeKubernetesApi(TimeProvider time)
     {
@@ -96,15 +85,8 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     /// <summary>The <c>iss</c> of issued tokens: the base address without its trailing slash, so OIDC discovery works from it.</summary>
     public string Issuer => BaseAddress.ToString().TrimEnd('/');
 
-    /// <summary>The <c>kid</c> of issued tokens and of the one key in the JWKS.</summary>
-    public string KeyId { get; }
-
-    /// <summary>When true, a TokenRequest for a ServiceAccount not added with <see cref="AddServiceAccount"/> is 404.</summary>
-    public bool RequireServiceAccounts
-    {
-        get => _requireServiceAccounts;
-        set => _requireServiceAccounts = value;
-    }
+    // The kid of issued tokens and of the one key in the JWKS.
+    private string KeyId { get; }
 
     /// <summary>How often a watch with <c>allowWatchBookmarks=true</c> gets a BOOKMARK (real time; the real API sends about one a minute).</summary>
     public TimeSpan BookmarkInterval
@@ -115,14 +97,6 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
             Locked(() => _bookmarkInterval = value);
         }
-    }
-
-    /// <summary>How many changes each resource's history keeps for watches and for paginated lists (default 10,000):
-    /// a watch or continue token older than that is 410 Expired, as when the real API has compacted.</summary>
-    public int HistoryLimit
-    {
-        get => Locked(() => _secrets.HistoryLimit);
-        set => Locked(() => ForEachStore(s => s.HistoryLimit = value));
     }
 
     /// <summary>The resourceVersion of the latest write, as a list would report it.</summary>
@@ -219,32 +193,18 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
 
     public V1Pod UpdatePod(string ns, string name, Action<V1Pod> change) => Update(_pods, ns, name, change);
 
-    /// <summary>Removes a Pod at once, as the kubelet's final delete does (also ends a graceful deletion started over HTTP).</summary>
+    /// <summary>Removes a Pod at once, as the kubelet's final delete does.</summary>
     public bool DeletePod(string ns, string name) => Remove(_pods, ns, name);
-
-    public bool RemovePod(string ns, string name) => DeletePod(ns, name);
 
     public V1ServiceAccount? GetServiceAccount(string ns, string name) => Locked(() => _serviceAccounts.Get(ns, name));
 
-    public IReadOnlyList<V1ServiceAccount> ServiceAccounts => Locked(() => _serviceAccounts.List());
-
     public void AddServiceAccount(V1ServiceAccount serviceAccount) => Seed(_serviceAccounts, [serviceAccount]);
 
-    public bool DeleteServiceAccount(string ns, string name) => Remove(_serviceAccounts, ns, name);
-
-    public V1Namespace? GetNamespace(string name) => Locked(() => _namespaces.Get(null, name));
-
-    public IReadOnlyList<V1Namespace> Namespaces => Locked(() => _namespaces.List());
-
     public void AddNamespace(V1Namespace ns) => Seed(_namespaces, [ns]);
-
-    public bool DeleteNamespace(string name) => Remove(_namespaces, null, name);
 
     public V1Lease? GetLease(string ns, string name) => Locked(() => _leases.Get(ns, name));
 
     public void PutLease(V1Lease lease) => Seed(_leases, [lease]);
-
-    public bool DeleteLease(string ns, string name) => Remove(_leases, ns, name);
 
     public IReadOnlyList<Corev1Event> Events => Locked(() => _events.List());
 
@@ -287,9 +247,6 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
 
     /// <summary>Response body bytes sent for <paramref name="operation"/> (a watch's grow while it streams).</summary>
     public long ResponseBytes(string operation) => Locked(() => _traffic.GetValueOrDefault(operation)?.ResponseBytes ?? 0);
-
-    /// <summary>Response body bytes of all operations except Quay's JWKS and discovery fetches.</summary>
-    public long TotalResponseBytes => Locked(() => _traffic.Where(t => !UncountedOperations.Contains(t.Key)).Sum(t => t.Value.ResponseBytes));
 
     /// <summary>Requests and response body bytes per operation since the last <see cref="ResetCounts"/>.</summary>
     public IReadOnlyDictionary<string, (int Requests, long ResponseBytes)> Traffic =>

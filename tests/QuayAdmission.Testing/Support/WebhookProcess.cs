@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace QuayAdmission.Demo;
+namespace QuayAdmission.Tests.Support;
 
 /// <summary>
 /// The real webhook as a child process on loopback ports, configured through its environment: the JIT
@@ -52,10 +52,13 @@ public sealed class WebhookProcess : IAsyncDisposable
         return webhook;
     }
 
+    /// <summary>A client of the plain-HTTP health listener (/healthz, /readyz, /metrics), each request bounded by <paramref name="timeout"/>.</summary>
+    public HttpClient HealthClient(TimeSpan timeout) => new() { BaseAddress = new Uri($"http://127.0.0.1:{HealthPort}"), Timeout = timeout };
+
     /// <summary>Polls /readyz; returns how long the process took from start to ready.</summary>
     public async Task<TimeSpan> WaitReadyAsync(TimeSpan within)
     {
-        using var health = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HealthPort}"), Timeout = TimeSpan.FromSeconds(2) };
+        using var health = HealthClient(TimeSpan.FromSeconds(2));
         var deadline = DateTime.UtcNow + within;
         while (DateTime.UtcNow < deadline)
         {

@@ -1,8 +1,6 @@
-using System.Net;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace QuayAdmission.Demo;
+namespace QuayAdmission.Tests.Support;
 
 /// <summary>A throwaway CA and a serving certificate for 127.0.0.1, as certs/generate.sh makes for a dev cluster.</summary>
 public sealed class DevCertificates
@@ -20,26 +18,13 @@ public sealed class DevCertificates
 
     public static DevCertificates Write(string directory)
     {
-        var now = DateTimeOffset.UtcNow;
-        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var caRequest = new CertificateRequest("CN=quay-admission demo CA", caKey, HashAlgorithmName.SHA256);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
-        var ca = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
-
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=quay-admission.quay-admission.svc", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        using var leaf = request.Create(ca, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(8));
-
+        using var ca = TestCertificates.CreateAuthority("quay-admission demo CA");
+        using var leaf = TestCertificates.CreateServer(ca, "quay-admission.quay-admission.svc");
         var certFile = Path.Combine(directory, "tls.crt");
         var keyFile = Path.Combine(directory, "tls.key");
         File.WriteAllText(certFile, leaf.ExportCertificatePem());
-        File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
-        return new DevCertificates(ca, certFile, keyFile);
+        File.WriteAllText(keyFile, TestCertificates.PrivateKeyPem(leaf));
+        return new DevCertificates(TestCertificates.PublicPart(ca), certFile, keyFile);
     }
 
     /// <summary>An HttpClient that trusts this CA and nothing else, as kube-apiserver trusts the caBundle.</summary>

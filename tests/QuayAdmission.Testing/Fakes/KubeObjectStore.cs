@@ -7,11 +7,11 @@ namespace QuayAdmission.Tests.Fakes;
 
 /// <summary>
 /// One version of one object as the store keeps it: its JSON as list items carry it (without
-/// <c>kind</c> and <c>apiVersion</c>), and the labels and fields selectors match on, taken once at write time
+/// <c>kind</c> and <c>apiVersion</c>), and the labels selectors match on, taken once at write time
 /// as the API server's GetAttrs does. Immutable, so lists, snapshots, history and watches share it.
 /// </summary>
 internal sealed record StoredObject(string Key, string Namespace, string Name, long Version, byte[] Json,
-    IReadOnlyDictionary<string, string> Labels, IReadOnlyDictionary<string, string> Fields);
+    IReadOnlyDictionary<string, string> Labels);
 
 internal enum ChangeType
 {
@@ -71,11 +71,9 @@ internal sealed class Snapshot(long validFrom, StoredObject[] items)
     }
 }
 
-/// <summary>What every store offers whatever its object type: the history settings.</summary>
+/// <summary>What every store offers whatever its object type: compaction.</summary>
 internal interface IKubeStore
 {
-    int HistoryLimit { get; set; }
-
     void Compact(long version);
 }
 
@@ -91,29 +89,24 @@ internal sealed class KubeObjectStore<T> : IKubeStore
     // Paginated lists in flight each hold one; a handful is plenty for tests and the benchmark.
     private const int SnapshotsKept = 8;
 
+    // Like the watch cache's capacity: a watch or continue token older than this many changes is 410 Expired.
+    private const int HistoryLimit = 10_000;
+
     private readonly Dictionary<string, StoredObject> _items = new(StringComparer.Ordinal);
     private readonly Queue<Change> _history = new();
     private readonly List<Snapshot> _snapshots = [];
     private readonly List<Action<Change>> _subscribers = [];
-    private readonly Func<T, IEnumerable<(string Field, string? Value)>> _fieldsOf;
     private readonly byte[] _typePrefix;
-    private int _historyLimit = 10_000;
 
-    /// <param name="fields">The resource's own selectable fields (beyond metadata.name and metadata.namespace) and their values.</param>
     /// <param name="emptyFields">What Go's encoding of an empty object of the kind adds after metadata,
     /// e.g. <c>,"spec":{"containers":null},"status":{}</c> for a Pod: a BOOKMARK carries exactly that.</param>
-    public KubeObjectStore(string resource, string apiVersion, string kind, bool namespaced = true,
-        Func<T, IEnumerable<(string Field, string? Value)>>? fields = null, string emptyFields = "")
+    public KubeObjectStore(string resource, string apiVersion, string kind, bool namespaced = true, string emptyFields = "")
     {
         Resource = resource;
         ApiVersion = apiVersion;
         Kind = kind;
         Namespaced = namespaced;
         EmptyFields = emptyFields;
-        _fieldsOf = fields ?? (_ => []);
-        string[] own = namespaced ? ["metadata.name", "metadata.namespace"] : ["metadata.name"];
-        // The field names are read off an empty object, so each resource lists its fields once.
-        SelectableFields = [.. own, .. _fieldsOf(Activator.CreateInstance<T>()).Select(f => f.Field)];
         _typePrefix = Encoding.UTF8.GetBytes($"{{\"kind\":\"{kind}\",\"apiVersion\":\"{apiVersion}\",");
     }
 
@@ -129,25 +122,8 @@ internal sealed class KubeObjectStore<T> : IKubeStore
     /// <summary>See the constructor's emptyFields.</summary>
     public string EmptyFields { get; }
 
-    /// <summary>The fields a fieldSelector may name for this resource (the real API refuses others).</summary>
-    public IReadOnlyCollection<string> SelectableFields { get; }
-
     /// <summary>Every change after this resourceVersion is still in the history; older ones are gone (410 Expired).</summary>
     public long Horizon { get; private set; }
-
-    public int Count => _items.Count;
-
-    /// <summary>How many changes the history keeps, like the watch cache's capacity.</summary>
-    public int HistoryLimit
-    {
-        get => _historyLimit;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            _historyLimit = value;
-            TrimHistory();
-        }
-    }
 
     public string KeyOf(string? ns, string name) => Namespaced ? $"{ns}/{name}" : name;
 
@@ -191,23 +167,8 @@ internal sealed class KubeObjectStore<T> : IKubeStore
         var meta = obj.Metadata;
         meta.ResourceVersion = Format(version);
         var ns = Namespaced ? meta.NamespaceProperty ?? "" : "";
-        var fields = new Dictionary<string, string>(StringComparer.Ordinal) { ["metadata.name"] = meta.Name };
-        if (Namespaced)
-        {
-            fields["metadata.namespace"] = ns;
-        }
-
-        // An empty field is left out: selectors read a missing field as "", so matching is the same and 100,000 Pods weigh less.
-        foreach (var (field, value) in _fieldsOf(obj))
-        {
-            if (!string.IsNullOrEmpty(value))
-            {
-                fields[field] = value;
-            }
-        }
-
         var labels = meta.Labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(meta.Labels, StringComparer.Ordinal);
-        return new StoredObject(KeyOf(ns, meta.Name), ns, meta.Name, version, Serialize(obj), labels, fields);
+        return new StoredObject(KeyOf(ns, meta.Name), ns, meta.Name, version, Serialize(obj), labels);
     }
 
     /// <summary>Makes <paramref name="stored"/> the current state: a change in the history and for every watcher.
@@ -323,7 +284,7 @@ internal sealed class KubeObjectStore<T> : IKubeStore
 
     private void TrimHistory()
     {
-        while (_history.Count > _historyLimit)
+        while (_history.Count > HistoryLimit)
         {
             Horizon = _history.Dequeue().Version;
         }

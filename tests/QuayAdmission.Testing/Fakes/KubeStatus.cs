@@ -26,18 +26,8 @@ internal static class KubeStatus
 
     public static KubeReply BadRequest(string message) => Failure(400, "BadRequest", message);
 
-    /// <summary>410 Expired: a continue token or resourceVersion older than the retained history.
-    /// For a continue token the real API also hands back one that resumes from the latest state.</summary>
-    public static KubeReply Expired(string message, string? continueToken = null)
-    {
-        var status = FailureJson(410, "Expired", message);
-        if (continueToken is not null)
-        {
-            status["metadata"] = new JsonObject { ["continue"] = continueToken };
-        }
-
-        return Json(410, status);
-    }
+    /// <summary>410 Expired: a continue token older than the retained history.</summary>
+    public static KubeReply Expired(string message) => Failure(410, "Expired", message);
 
     /// <summary>What a watch from a compacted resourceVersion gets, inside an ERROR event of a 200 stream.</summary>
     public static JsonObject TooOldResourceVersion(long requested, long oldest) =>

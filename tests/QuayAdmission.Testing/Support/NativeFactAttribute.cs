@@ -1,4 +1,4 @@
-namespace QuayAdmission.NativeSmoke;
+namespace QuayAdmission.Tests.Support;
 
 /// <summary>
 /// A test of the native executable named by <c>QUAY_ADMISSION_NATIVE_BIN</c> (<c>make test</c> publishes it

@@ -4,7 +4,7 @@ using YamlDotNet.RepresentationModel;
 namespace QuayAdmission.Tests.Manifests;
 
 /// <summary>Small helpers over YamlDotNet's node model, which KubernetesClient already brings.</summary>
-internal static class Yaml
+public static class Yaml
 {
     public static IReadOnlyList<YamlMappingNode> LoadDocuments(string text, string source)
     {

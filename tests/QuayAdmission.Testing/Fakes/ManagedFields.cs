@@ -1,7 +1,5 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using k8s;
 using k8s.Models;
 using Microsoft.AspNetCore.Http;
@@ -18,17 +16,6 @@ namespace QuayAdmission.Tests.Fakes;
 /// </summary>
 internal static class ManagedFields
 {
-    /// <summary>
-    /// KubernetesClient's one source-generated context cannot write <c>fieldsV1</c> (an <c>object</c>
-    /// holding a JsonElement) with reflection off, as every test run has it. The stand-ins and the
-    /// tests use that client as any other client of a real server would (kubectl, client-go), and
-    /// those write managedFields back without trouble; so here it learns JsonElement. The webhook
-    /// never uses KubernetesJson (its own context, KubernetesJsonContext, is what its tests prove).
-    /// </summary>
-    [ModuleInitializer]
-    internal static void TeachKubernetesJsonElements() =>
-        KubernetesJson.AddJsonOptions(options => options.TypeInfoResolverChain.Add(ElementJsonContext.Default));
-
     /// <summary>The manager a test's own seeding writes as, the name kubectl apply uses.</summary>
     public const string SeedManager = "kubectl-client-side-apply";
 
@@ -124,6 +111,3 @@ internal static class ManagedFields
         return FieldSet(owned, top: false);
     }
 }
-
-[JsonSerializable(typeof(JsonElement))]
-internal sealed partial class ElementJsonContext : JsonSerializerContext;

@@ -22,19 +22,31 @@ public sealed partial class FakeKubernetesApi
         Patch,
     }
 
-    /// <summary>The resources served, by (group/version, resource) as they appear in URLs.</summary>
-    private static readonly HashSet<(string GroupVersion, string Resource)> Served =
+    /// <summary>
+    /// What is served, by (group/version, resource) as they appear in URLs and verb: the calls the
+    /// webhook makes (src/QuayAdmission/Kubernetes/KubernetesApi.cs and its informers), events.k8s.io/v1
+    /// Events beside the core ones, and nothing else. Another call is 404, as an unserved resource is.
+    /// </summary>
+    private static readonly HashSet<(string GroupVersion, string Resource, Verb Verb)> Served =
     [
-        ("v1", "secrets"),
-        ("v1", "pods"),
-        ("v1", "serviceaccounts"),
-        ("v1", "namespaces"),
-        ("v1", "events"),
-        ("events.k8s.io/v1", "events"),
-        ("coordination.k8s.io/v1", "leases"),
+        ("v1", "secrets", Verb.Get),
+        ("v1", "secrets", Verb.List),
+        ("v1", "secrets", Verb.Watch),
+        ("v1", "secrets", Verb.Create),
+        ("v1", "secrets", Verb.Patch),
+        ("v1", "secrets", Verb.Delete),
+        ("v1", "pods", Verb.List),
+        ("v1", "pods", Verb.Watch),
+        ("v1", "serviceaccounts", Verb.Get),
+        ("v1", "namespaces", Verb.Get),
+        ("v1", "events", Verb.Create),
+        ("events.k8s.io/v1", "events", Verb.Create),
+        ("coordination.k8s.io/v1", "leases", Verb.Get),
+        ("coordination.k8s.io/v1", "leases", Verb.Create),
+        ("coordination.k8s.io/v1", "leases", Verb.Update),
     ];
 
-    private const string ContinueTooOld = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+    private const string ContinueTooOld = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.";
 
     private readonly record struct Route(string Operation, string GroupVersion, string Resource, Verb Verb, string? Namespace, string? Name);
 
@@ -133,7 +145,7 @@ public sealed partial class FakeKubernetesApi
         // Namespaced resources are named and created inside a namespace; namespaces themselves never are.
         var clusterScoped = resource == "namespaces";
         var scopeFits = clusterScoped ? ns is null : ns is not null || verb is Verb.List or Verb.Watch;
-        return verb is { } v && sub is null && scopeFits && Served.Contains((gv, resource))
+        return verb is { } v && sub is null && scopeFits && Served.Contains((gv, resource, v))
             ? new Route($"{resource}.{v.ToString().ToLowerInvariant()}", gv, resource, v, ns, name)
             : unknown;
     }
@@ -155,7 +167,6 @@ public sealed partial class FakeKubernetesApi
             Verb.List => List(store, ns, query),
             Verb.Create => Create(store, ns, body, manager),
             Verb.Update => Replace(store, ns, name, body, manager),
-            Verb.Delete when route.Resource == "pods" => DeletePod(ns!, name, body),
             Verb.Delete => Delete(store, ns, name, body),
             _ => Patch(store, ns, name, context.Request.ContentType, body, manager),
         };
@@ -196,7 +207,7 @@ public sealed partial class FakeKubernetesApi
     private KubeReply List<T>(KubeObjectStore<T> store, string? ns, IQueryCollection query)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        if (ParseSelectors(store, query, out var labels, out var fields) is { } badSelector)
+        if (ParseSelectors(query, out var labels) is { } badSelector)
         {
             return badSelector;
         }
@@ -225,12 +236,13 @@ public sealed partial class FakeKubernetesApi
                     return KubeStatus.BadRequest($"invalid continue token: {why}");
                 }
 
-                // -1 is what the real API hands out with a 410: go on from the latest state, inconsistently.
-                version = tokenVersion < 0 ? _resourceVersion : tokenVersion;
+                // The webhook lists again from the start after this 410 (the real API's Status also
+                // carries an inconsistent continue token, which it does not use: not served here).
+                version = tokenVersion;
                 start = string.CompareOrdinal(tokenKey, prefix) > 0 ? tokenKey : prefix;
                 if (store.SnapshotAt(version) is not { } continued)
                 {
-                    return KubeStatus.Expired(ContinueTooOld, ContinueToken.Encode(-1, tokenKey));
+                    return KubeStatus.Expired(ContinueTooOld);
                 }
 
                 snapshot = continued;
@@ -243,12 +255,8 @@ public sealed partial class FakeKubernetesApi
                     return problem;
                 }
 
-                if (store.SnapshotAt(version) is not { } exact)
-                {
-                    return KubeStatus.Expired($"too old resource version: {version} ({store.Horizon})");
-                }
-
-                snapshot = exact;
+                // The latest state, always at hand.
+                snapshot = store.SnapshotAt(version)!;
             }
         }
 
@@ -259,7 +267,7 @@ public sealed partial class FakeKubernetesApi
         while (index < end && (limit == 0 || page.Count < limit))
         {
             var item = snapshot.Items[index++];
-            if (labels.Matches(item.Labels) && fields.Matches(item.Fields))
+            if (labels.Matches(item.Labels))
             {
                 page.Add(item);
             }
@@ -270,8 +278,8 @@ public sealed partial class FakeKubernetesApi
         {
             metadata["continue"] = ContinueToken.Encode(version, page[^1].Key + "\0");
 
-            // Unknown, so left out, when selectors filter: the real API counts keys, not matches.
-            if (labels.IsEverything && fields.IsEverything)
+            // Unknown, so left out, when a selector filters: the real API counts keys, not matches.
+            if (labels.IsEverything)
             {
                 metadata["remainingItemCount"] = end - index;
             }
@@ -295,53 +303,38 @@ public sealed partial class FakeKubernetesApi
 
     private static readonly byte[] Comma = ","u8.ToArray();
 
-    /// <summary>Which resourceVersion a list without <c>continue</c> reads at: resourceVersion and resourceVersionMatch as the API documents them.
-    /// Callers hold _gate.</summary>
+    /// <summary>
+    /// Which resourceVersion a list without <c>continue</c> reads at: the latest state, whether
+    /// resourceVersion is unset, "0" (any) or a version (not older than it); one newer than the
+    /// current is 504, as the real API answers after its wait. Callers hold _gate.
+    /// </summary>
     private (long Version, KubeReply? Problem) ListVersion(IQueryCollection query)
     {
         var text = query["resourceVersion"].ToString();
-        var match = query["resourceVersionMatch"].ToString();
         if (text.Length > 0 && (!long.TryParse(text, out _) || text.StartsWith('-')))
         {
             return (0, KubeStatus.BadRequest($"invalid resource version: \"{text}\""));
         }
 
         var requested = text.Length == 0 ? 0 : long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
-        if (match.Length > 0 && text.Length == 0)
-        {
-            return (0, InvalidListOptions("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"));
-        }
-
-        if (match is not ("" or "NotOlderThan" or "Exact"))
-        {
-            return (0, InvalidListOptions("resourceVersionMatch", $"Unsupported value: \"{match}\": supported values: \"Exact\", \"NotOlderThan\""));
-        }
-
-        if (match == "Exact" && requested == 0)
-        {
-            return (0, InvalidListOptions("resourceVersionMatch", "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
-        }
-
-        if (requested > _resourceVersion)
-        {
-            return (0, KubeStatus.TooLargeResourceVersion(requested, _resourceVersion));
-        }
-
-        // Unset, "0" (any) and NotOlderThan are all served from the latest state; Exact from the state at that version.
-        return (match == "Exact" ? requested : _resourceVersion, null);
+        return requested > _resourceVersion
+            ? (0, KubeStatus.TooLargeResourceVersion(requested, _resourceVersion))
+            : (_resourceVersion, null);
     }
 
-    private static KubeReply InvalidListOptions(string field, string problem) =>
-        KubeStatus.Invalid("ListOptions.meta.k8s.io", "", field, problem);
-
-    private static KubeReply? ParseSelectors<T>(KubeObjectStore<T> store, IQueryCollection query, out LabelSelector labels, out FieldSelector fields)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    /// <summary>The label selector; a field selector or resourceVersionMatch (which the webhook never sends) is refused, not ignored.</summary>
+    private static KubeReply? ParseSelectors(IQueryCollection query, out LabelSelector labels)
     {
-        fields = FieldSelector.Everything;
-        return !LabelSelector.TryParse(query["labelSelector"], out labels, out var error)
-            || !FieldSelector.TryParse(query["fieldSelector"], store.SelectableFields, out fields, out error)
-            ? KubeStatus.BadRequest(error)
-            : null;
+        labels = LabelSelector.Everything;
+        foreach (var unserved in (string[])["fieldSelector", "resourceVersionMatch", "sendInitialEvents"])
+        {
+            if (query[unserved].Count > 0)
+            {
+                return KubeStatus.BadRequest($"{unserved} is not served by this stand-in");
+            }
+        }
+
+        return LabelSelector.TryParse(query["labelSelector"], out labels, out var error) ? null : KubeStatus.BadRequest(error);
     }
 
     private KubeReply Create<T>(KubeObjectStore<T> store, string? ns, string? body, string manager)
@@ -358,11 +351,7 @@ public sealed partial class FakeKubernetesApi
             return KubeStatus.BadRequest("the namespace of the provided object does not match the namespace sent on the request");
         }
 
-        if (string.IsNullOrEmpty(meta.Name) && !string.IsNullOrEmpty(meta.GenerateName))
-        {
-            meta.Name = meta.GenerateName + RandomSuffix();
-        }
-
+        // The webhook names what it creates (no generateName here).
         if (string.IsNullOrEmpty(meta.Name))
         {
             return KubeStatus.Invalid(store.Kind, "", "metadata.name", "Required value: name or generateName is required");
@@ -435,8 +424,7 @@ public sealed partial class FakeKubernetesApi
         }
     }
 
-    /// <summary>DELETE, honouring DeleteOptions.preconditions (uid, resourceVersion); answers a Status, or the
-    /// object for namespaces, as the real API does (without the namespace's Terminating phase).</summary>
+    /// <summary>DELETE (of a Secret), honouring DeleteOptions.preconditions (uid, resourceVersion); answers a Status, as the real API does.</summary>
     private KubeReply Delete<T>(KubeObjectStore<T> store, string? ns, string name, string? body)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
@@ -459,61 +447,8 @@ public sealed partial class FakeKubernetesApi
                 return failed;
             }
 
-            // Namespaces, the one cluster-scoped resource here, answer with the object.
             store.Remove(ns, name, ++_resourceVersion);
-            return store.Namespaced
-                ? KubeStatus.Success(store.Resource, name, current.Metadata.Uid)
-                : KubeReply.Json(200, store.WithType(stored.Json));
-        }
-    }
-
-    /// <summary>
-    /// A Pod's DELETE answers the Pod. One on a node (spec.nodeName) that is still running is graceful:
-    /// it gets deletionTimestamp and deletionGracePeriodSeconds (a MODIFIED event) and stays until the
-    /// kubelet's final delete, which a test plays with <see cref="DeletePod"/>. One that is unscheduled,
-    /// finished, or deleted with gracePeriodSeconds=0 goes at once, as in the real API.
-    /// </summary>
-    private KubeReply DeletePod(string ns, string name, string? body)
-    {
-        if (ParseDeleteOptions(body, out var options) is { } bad)
-        {
-            return bad;
-        }
-
-        lock (_gate)
-        {
-            var pod = _pods.Get(ns, name);
-            if (pod is null)
-            {
-                return KubeStatus.NotFound(_pods.Resource, name);
-            }
-
-            if (FailedPrecondition(_pods.Resource, pod.Metadata, options.Preconditions) is { } failed)
-            {
-                return failed;
-            }
-
-            var grace = options.GracePeriodSeconds ?? pod.Spec?.TerminationGracePeriodSeconds ?? 30;
-            if (string.IsNullOrEmpty(pod.Spec?.NodeName) || pod.Status?.Phase is "Succeeded" or "Failed")
-            {
-                grace = 0;
-            }
-
-            // A second delete may only shorten the grace period.
-            if (pod.Metadata.DeletionGracePeriodSeconds is { } already && grace > 0 && already <= grace)
-            {
-                return KubeReply.Json(200, _pods.WithType(_pods.Find(ns, name)!.Json));
-            }
-
-            pod.Metadata.DeletionTimestamp = Now().AddSeconds(grace);
-            pod.Metadata.DeletionGracePeriodSeconds = grace;
-            if (grace > 0)
-            {
-                return KubeReply.Json(200, _pods.WithType(_pods.Put(pod, ++_resourceVersion).Current!.Json));
-            }
-
-            _pods.Remove(ns, name, ++_resourceVersion);
-            return KubeReply.Json(200, Encoding.UTF8.GetBytes(KubernetesJson.Serialize(pod)));
+            return KubeStatus.Success(store.Resource, name, current.Metadata.Uid);
         }
     }
 
@@ -549,15 +484,14 @@ public sealed partial class FakeKubernetesApi
         return null;
     }
 
-    /// <summary>Merge patch, and strategic merge patch treated as one: for the scalar fields
-    /// event recorders patch (count, lastTimestamp, series) the two are the same.</summary>
+    /// <summary>JSON merge patch, as the webhook patches its Secrets.</summary>
     private KubeReply Patch<T>(KubeObjectStore<T> store, string? ns, string name, string? contentType, string? body, string manager)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var mediaType = contentType?.Split(';')[0].Trim();
-        if (mediaType is not ("application/merge-patch+json" or "application/strategic-merge-patch+json"))
+        if (mediaType != "application/merge-patch+json")
         {
-            return KubeStatus.Failure(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json (got {mediaType})");
+            return KubeStatus.Failure(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - this stand-in accepts application/merge-patch+json (got {mediaType})");
         }
 
         JsonNode? patch;
@@ -645,12 +579,8 @@ public sealed partial class FakeKubernetesApi
             return KubeStatus.Invalid("TokenRequest.authentication.k8s.io", "", "spec.expirationSeconds", $"Invalid value: {seconds}: may not specify a duration larger than 2^32 seconds");
         }
 
+        // The real API needs the ServiceAccount; here one nobody added gets a stable uid, so tests need not add each.
         var account = Locked(() => _serviceAccounts.Get(ns, serviceAccount));
-        if (account is null && RequireServiceAccounts)
-        {
-            return KubeStatus.NotFound("serviceaccounts", serviceAccount);
-        }
-
         var uid = account?.Metadata.Uid ?? StableUid(ns, serviceAccount);
         var audiences = spec.Audiences is { Count: > 0 } a ? a.ToList() : [DefaultAudience];
         var now = _time.GetUtcNow();
@@ -812,9 +742,6 @@ public sealed partial class FakeKubernetesApi
     // The uid of a ServiceAccount nobody registered: stable, so repeated tokens agree.
     private static string StableUid(string ns, string serviceAccount) =>
         new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"{ns}/{serviceAccount}"))[..16]).ToString();
-
-    // generateName's suffix: five characters from the API server's alphabet (no vowels, no look-alikes).
-    private static string RandomSuffix() => RandomNumberGenerator.GetString("bcdfghjklmnpqrstvwxz2456789", 5);
 
     /// <summary>The API server's continue token: base64url of <c>{"v":"meta.k8s.io/v1","rv":N,"start":"key\0"}</c>.</summary>
     private static class ContinueToken

@@ -1,7 +1,7 @@
 namespace QuayAdmission.Tests.Manifests;
 
 /// <summary>Files of the repository, found by walking up from the test binaries to the solution.</summary>
-internal static class RepoPaths
+public static class RepoPaths
 {
     public static string Root { get; } = FindRoot();
 

@@ -15,28 +15,29 @@ public sealed partial class FakeKubernetesApi
     private static readonly byte[] EventEnd = "}\n"u8.ToArray();
 
     /// <summary>One thing to send: a change, or a bookmark at a resourceVersion.</summary>
-    private readonly record struct WatchItem(Change? Change, long Bookmark = 0, bool InitialEventsEnd = false);
+    private readonly record struct WatchItem(Change? Change, long Bookmark = 0);
 
     /// <summary>
     /// <c>resourceVersion</c> unset or "0": synthetic ADDED events for what exists, then changes ("get state
     /// and start at most recent"). A resourceVersion: the retained changes after it, then new ones; one
     /// older than the history gets a 200 with one ERROR event (410 Expired) and the end of the stream.
-    /// Label and field selectors apply per event as in the watch cache: an object that stops matching is
-    /// sent as DELETED, one that starts matching as ADDED. <c>timeoutSeconds</c> ends the stream cleanly.
+    /// A label selector applies per event as in the watch cache: an object that stops matching is sent
+    /// as DELETED, one that starts matching as ADDED. <c>timeoutSeconds</c> ends the stream cleanly.
     /// </summary>
     private async Task WatchAsync<T>(KubeObjectStore<T> store, HttpContext context, string operation, string? ns, bool truncate)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var query = context.Request.Query;
-        if ((ParseSelectors(store, query, out var labels, out var fields) ?? WatchOptionsProblem(query)) is { } problem)
+        var text = query["resourceVersion"].ToString();
+        var problem = ParseSelectors(query, out var labels)
+            ?? (text.Length > 0 && (!long.TryParse(text, out _) || text.StartsWith('-')) ? KubeStatus.BadRequest($"invalid resource version: \"{text}\"") : null);
+        if (problem is not null)
         {
             await ReplyAsync(context, problem, truncate);
             return;
         }
 
-        var text = query["resourceVersion"].ToString();
         var from = text is "" or "0" ? (long?)null : long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
-        bool? sendInitialEvents = query["sendInitialEvents"].Count > 0 ? IsTrue(query["sendInitialEvents"]) : null;
         var bookmarks = IsTrue(query["allowWatchBookmarks"]);
         var timeout = query["timeoutSeconds"] is [var seconds] && int.TryParse(seconds, out var s) && s > 0 ? TimeSpan.FromSeconds(s) : Timeout.InfiniteTimeSpan;
 
@@ -48,16 +49,11 @@ public sealed partial class FakeKubernetesApi
         TimeSpan interval;
         lock (_gate)
         {
-            if (sendInitialEvents ?? from is null)
+            if (from is null)
             {
                 foreach (var added in store.CurrentAsAdded())
                 {
                     Offer(added);
-                }
-
-                if (sendInitialEvents == true)
-                {
-                    channel.Writer.TryWrite(new WatchItem(null, _resourceVersion, InitialEventsEnd: true));
                 }
             }
             else if (from is { } version && version < store.Horizon)
@@ -86,7 +82,7 @@ public sealed partial class FakeKubernetesApi
         {
             if (truncate)
             {
-                var line = BookmarkLine(store, Locked(() => _resourceVersion), initialEventsEnd: false);
+                var line = BookmarkLine(store, Locked(() => _resourceVersion));
                 await TruncatedResponse.SendAsync(context, 200, contentLength: null, line.AsMemory(0, line.Length / 2));
                 return;
             }
@@ -103,7 +99,7 @@ public sealed partial class FakeKubernetesApi
             }
 
             var prefix = store.PrefixOf(ns);
-            bool Passes(StoredObject? o) => o is not null && o.Key.StartsWith(prefix, StringComparison.Ordinal) && labels.Matches(o.Labels) && fields.Matches(o.Fields);
+            bool Passes(StoredObject? o) => o is not null && o.Key.StartsWith(prefix, StringComparison.Ordinal) && labels.Matches(o.Labels);
             while (await channel.Reader.WaitToReadAsync(ended.Token))
             {
                 while (channel.Reader.TryRead(out var item))
@@ -132,39 +128,13 @@ public sealed partial class FakeKubernetesApi
         }
     }
 
-    /// <summary>The watch parameter rules of the API server's ListOptions validation.</summary>
-    private static KubeReply? WatchOptionsProblem(IQueryCollection query)
-    {
-        var text = query["resourceVersion"].ToString();
-        var match = query["resourceVersionMatch"].ToString();
-        var sendInitialEvents = query["sendInitialEvents"].Count > 0;
-        if (text.Length > 0 && (!long.TryParse(text, out _) || text.StartsWith('-')))
-        {
-            return KubeStatus.BadRequest($"invalid resource version: \"{text}\"");
-        }
-
-        if (sendInitialEvents && IsTrue(query["sendInitialEvents"]) && !IsTrue(query["allowWatchBookmarks"]))
-        {
-            return InvalidListOptions("allowWatchBookmarks", "Required value: sendInitialEvents requires setting allowWatchBookmarks to true");
-        }
-
-        if (sendInitialEvents && match != "NotOlderThan")
-        {
-            return InvalidListOptions("resourceVersionMatch", "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
-        }
-
-        return !sendInitialEvents && match.Length > 0
-            ? InvalidListOptions("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")
-            : null;
-    }
-
     /// <summary>Writes one event if this watcher should see it, deciding its type the way the watch cache does.</summary>
     private static async Task WriteEventAsync<T>(KubeObjectStore<T> store, Stream body, WatchItem item, Func<StoredObject?, bool> passes, CancellationToken ct)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         if (item.Change is not { } change)
         {
-            await body.WriteAsync(BookmarkLine(store, item.Bookmark, item.InitialEventsEnd), ct);
+            await body.WriteAsync(BookmarkLine(store, item.Bookmark), ct);
             return;
         }
 
@@ -187,14 +157,10 @@ public sealed partial class FakeKubernetesApi
         await body.WriteAsync(EventEnd, ct);
     }
 
-    /// <summary>A BOOKMARK as the real API sends it: an empty object of the kind with only its resourceVersion
-    /// (and, at the end of initial events, the <c>k8s.io/initial-events-end</c> annotation).</summary>
-    private static byte[] BookmarkLine<T>(KubeObjectStore<T> store, long version, bool initialEventsEnd)
-        where T : class, IKubernetesObject<V1ObjectMeta>
-    {
-        var annotations = initialEventsEnd ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "";
-        return Encoding.UTF8.GetBytes(
+    /// <summary>A BOOKMARK as the real API sends it: an empty object of the kind with only its resourceVersion.</summary>
+    private static byte[] BookmarkLine<T>(KubeObjectStore<T> store, long version)
+        where T : class, IKubernetesObject<V1ObjectMeta> =>
+        Encoding.UTF8.GetBytes(
             $"{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"{store.Kind}\",\"apiVersion\":\"{store.ApiVersion}\"," +
-            $"\"metadata\":{{\"resourceVersion\":\"{Format(version)}\",\"creationTimestamp\":null{annotations}}}{store.EmptyFields}}}}}\n");
-    }
+            $"\"metadata\":{{\"resourceVersion\":\"{Format(version)}\",\"creationTimestamp\":null}}{store.EmptyFields}}}}}\n");
 }
