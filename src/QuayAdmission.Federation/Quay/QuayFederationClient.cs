@@ -43,10 +43,27 @@ public sealed partial class QuayFederationClient(QuayHttpClients clients)
             if (!response.IsSuccessStatusCode)
             {
                 var code = (int)response.StatusCode;
-                throw new TokenExchangeException($"Quay answered {code}: {ErrorText(body, credential, serviceAccountJwt)}", refused: code is >= 400 and < 500);
+                // 429 is a rate limit (a proxy in front of Quay, or Quay's own): not a refusal of these credentials.
+                throw new TokenExchangeException($"Quay answered {code}: {ErrorText(body, credential, serviceAccountJwt)}",
+                    refused: code is >= 400 and < 500 and not 429, RetryAfter(response));
             }
             return QuayToken.FromJwt(TokenFrom(body));
         }
+    }
+
+    /// <summary>
+    /// The wait a 429 or 503 asks for: seconds, or a date read against the answer's own Date (both
+    /// the server's clock, so no clock of ours is compared with it). Absent, or in the past: none.
+    /// </summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var wait = response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } when response.Headers.Date is { } sent => date - sent,
+            _ => (TimeSpan?)null,
+        };
+        return wait > TimeSpan.Zero ? wait : null;
     }
 
     private static string TokenFrom(string body)

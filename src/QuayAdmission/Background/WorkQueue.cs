@@ -66,16 +66,17 @@ public sealed class WorkQueue(TimeProvider time, TimeSpan backoffBase, TimeSpan 
         Signal();
     }
 
-    /// <summary>Adds <paramref name="key"/> after its next backoff; returns how many failures in a row it has had.</summary>
-    public int AddRateLimited(string key)
+    /// <summary>
+    /// Adds <paramref name="key"/> after its next backoff, or after <paramref name="atLeast"/> when that is
+    /// longer (a Retry-After the other side asked for); returns how many failures in a row it has had.
+    /// </summary>
+    public int AddRateLimited(string key, TimeSpan? atLeast = null)
     {
         int count;
         lock (gate)
             failures[key] = count = failures.GetValueOrDefault(key) + 1;
-        var exponential = backoffBase * Math.Pow(2, Math.Min(count - 1, 20));
-        var delay = exponential < backoffMax ? exponential : backoffMax;
-        // 80–100 %: keys that failed together (one outage) spread out, and never wait past the cap.
-        AddAfter(key, delay * (0.8 + (Random.Shared.NextDouble() * 0.2)));
+        var delay = new Backoff(backoffBase, backoffMax).Delay(count);
+        AddAfter(key, atLeast > delay ? atLeast.Value : delay);
         return count;
     }
 

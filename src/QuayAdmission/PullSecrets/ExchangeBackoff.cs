@@ -54,13 +54,13 @@ public sealed class ExchangeBackoff(TimeProvider time, TokenOptions options)
                 Failed(key, reason, refused: false, stale.ExpiresAt);
                 return outcome;
             case TokenStatus.Unavailable failure:
-                return failure with { RetryAt = Failed(key, failure.Reason, failure.Refused, stillValidUntil: null) };
+                return failure with { RetryAt = Failed(key, failure.Reason, failure.Refused, stillValidUntil: null, failure.RetryAfter) };
             default:
                 return outcome;
         }
     }
 
-    private DateTimeOffset? Failed(PullSecretKey key, string reason, bool refused, DateTimeOffset? stillValidUntil)
+    private DateTimeOffset? Failed(PullSecretKey key, string reason, bool refused, DateTimeOffset? stillValidUntil, TimeSpan? retryAfter = null)
     {
         var now = time.GetUtcNow();
         lock (sync)
@@ -70,7 +70,10 @@ public sealed class ExchangeBackoff(TimeProvider time, TokenOptions options)
             if (!known && entries.Count >= MaxEntries)
                 return null;
             var failures = known ? previous!.Failures + 1 : 1;
-            var retryAt = now + Delay(failures, refused);
+            // A Retry-After is honoured (up to FailureBackoffMax: a far-off date is not a reason to wait for hours).
+            var asked = retryAfter is { } wait ? (wait < options.FailureBackoffMax ? wait : options.FailureBackoffMax) : TimeSpan.Zero;
+            var delay = Delay(failures, refused);
+            var retryAt = now + (asked > delay ? asked : delay);
             entries[key] = new Entry(failures, retryAt, reason, refused, stillValidUntil);
             return retryAt;
         }

@@ -140,7 +140,7 @@ public sealed class PullSecretProvisioner(
             if (stored is null)
                 await TryCreatePlaceholderAsync(key, await owner, ct);
             PullSecretLog.ProvisionFailed(logger, key.Namespace, key.SecretName, key.Robot, reason);
-            return new TokenStatus.Unavailable(reason, exchange.Refused);
+            return new TokenStatus.Unavailable(reason, exchange.Refused, RetryAfter: exchange.RetryAfter);
         }
 
         var expiresAt = PullSecretManifest.ExpiresAt(written) ?? token.ExpiresAt;

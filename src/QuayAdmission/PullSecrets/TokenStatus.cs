@@ -17,6 +17,7 @@ public abstract record TokenStatus
     /// <summary>
     /// No usable token; <paramref name="Reason"/> is safe to show. <paramref name="Refused"/>: Quay or the API said no.
     /// <paramref name="RetryAt"/>: the key backs off, and admission will not try it again before then.
+    /// <paramref name="RetryAfter"/>: the wait the other side asked for (Retry-After), which no retry undercuts.
     /// </summary>
-    public sealed record Unavailable(string Reason, bool Refused, DateTimeOffset? RetryAt = null) : TokenStatus;
+    public sealed record Unavailable(string Reason, bool Refused, DateTimeOffset? RetryAt = null, TimeSpan? RetryAfter = null) : TokenStatus;
 }

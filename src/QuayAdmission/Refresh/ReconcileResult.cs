@@ -23,10 +23,11 @@ public abstract record ReconcileResult
 
     /// <summary>
     /// The work failed for <paramref name="Reason"/> (safe to log: never a token): try again after
-    /// the key's next backoff. <paramref name="Failed"/>, when set, is told how many times in a row
-    /// the key has now failed, as the queue counts them, for what depends on that count.
+    /// the key's next backoff, and not before <paramref name="NotBefore"/> (a Retry-After) when set.
+    /// <paramref name="Failed"/>, when set, is told how many times in a row the key has now failed,
+    /// as the queue counts them, for what depends on that count.
     /// </summary>
-    public sealed record Retry(string Reason, Action<int>? Failed = null) : ReconcileResult;
+    public sealed record Retry(string Reason, Action<int>? Failed = null, TimeSpan? NotBefore = null) : ReconcileResult;
 
     /// <summary>Done for now, and due again after <paramref name="Delay"/>: time-based work is scheduled, not polled for.</summary>
     public sealed record After(TimeSpan Delay) : ReconcileResult;

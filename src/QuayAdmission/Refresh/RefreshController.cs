@@ -84,7 +84,7 @@ public sealed class RefreshController(
                     queue.Forget(id);
                     break;
                 case ReconcileResult.Retry retry:
-                    var failures = queue.AddRateLimited(id);
+                    var failures = queue.AddRateLimited(id, retry.NotBefore);
                     retry.Failed?.Invoke(failures);
                     break;
                 case ReconcileResult.After after:

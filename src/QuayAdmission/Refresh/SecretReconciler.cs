@@ -119,7 +119,7 @@ public sealed class SecretReconciler(
             RefreshLog.RenewalFailed(logger, key.Namespace, key.SecretName, key.Robot, failures, reason);
             if (failures == settings.FailuresBeforeEvent)
                 events.Warning("Secret", key.Namespace, key.SecretName, "RenewalFailing", $"Renewing the token for robot {key.Robot} failed {failures} times: {reason}");
-        });
+        }, NotBefore: (status as TokenStatus.Unavailable)?.RetryAfter);
     }
 
     /// <summary>

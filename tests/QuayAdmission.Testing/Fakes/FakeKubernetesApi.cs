@@ -88,6 +88,9 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
     // The kid of issued tokens and of the one key in the JWKS.
     private string KeyId { get; }
 
+    /// <summary>A JWT with these claims, signed as this API server signs ServiceAccount tokens: to present one a TokenRequest would not issue.</summary>
+    internal string SignToken(System.Text.Json.Nodes.JsonObject claims) => FakeJwt.SignRs256(_signingKey, KeyId, claims);
+
     /// <summary>How often a watch with <c>allowWatchBookmarks=true</c> gets a BOOKMARK (real time; the real API sends about one a minute).</summary>
     public TimeSpan BookmarkInterval
     {

@@ -21,6 +21,9 @@ public sealed partial class FakeQuay : IAsyncDisposable
 {
     public const string ExchangePath = "/oauth2/federation/robot/token";
 
+    /// <summary>The leeway Quay's JWT validation allows on <c>exp</c>.</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(30);
+
     private const string UntrustedSubject = "Federation config does not match the issuer and subject of the token";
 
     private readonly TimeProvider _time;
@@ -218,6 +221,11 @@ public sealed partial class FakeQuay : IAsyncDisposable
                 Record(context.Request, behaviour.Code, null, "status set by the test");
                 await WriteAsync(context, behaviour.Code, behaviour.Body);
                 return;
+            case QuayBehaviourKind.RateLimited:
+                Record(context.Request, 429, null, "rate limited");
+                context.Response.Headers.RetryAfter = ((int)Math.Ceiling(behaviour.Duration.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteAsync(context, 429, Error("Too Many Requests"));
+                return;
             case QuayBehaviourKind.Garbage:
                 Record(context.Request, 200, null, "garbage set by the test");
                 context.Response.ContentType = "text/html";
@@ -239,11 +247,17 @@ public sealed partial class FakeQuay : IAsyncDisposable
         }
 
         var (code, error, token) = await ExchangeAsync(context.Request, withExp: behaviour.Kind != QuayBehaviourKind.TokenWithoutExp);
+        // A 500 is Quay's own failure: what went wrong is in its log (the exchange record), not in the answer.
         Record(context.Request, code, token, error);
-        await WriteAsync(context, code, token is null ? Error(error!) : new JsonObject { ["token"] = token }.ToJsonString());
+        await WriteAsync(context, code, token is not null ? new JsonObject { ["token"] = token }.ToJsonString() : Error(code == 500 ? "Internal Server Error" : error!));
     }
 
-    /// <summary>Quay's checks, in Quay's order, with its messages; header problems are 401, the rest 400.</summary>
+    /// <summary>
+    /// Quay's checks, in Quay's order, with its messages (<c>{"message": ...}</c>): 401 for a robot name
+    /// without <c>+</c> (and a missing or unreadable Basic header), 400 for every refusal, 500 where Quay
+    /// itself fails (a token it cannot parse, an issuer whose keys it cannot fetch). As Quay's JWT
+    /// library is set: 30 s of clock skew allowed, <c>nbf</c> not checked, <c>iat</c> required.
+    /// </summary>
     private async Task<(int Code, string? Error, string? Token)> ExchangeAsync(HttpRequest request, bool withExp)
     {
         if (!TryReadBasic(request, out var robot, out var jwt, out var headerError))
@@ -264,7 +278,8 @@ public sealed partial class FakeQuay : IAsyncDisposable
 
         if (!FakeJwt.TryParse(jwt, out var presented))
         {
-            return (400, "Invalid token: Not enough segments", null);
+            // Quay reads the issuer before it validates anything, and that read is not guarded.
+            return (500, "Invalid token: Not enough segments", null);
         }
 
         if (presented.Issuer is not { } issuer)
@@ -282,10 +297,10 @@ public sealed partial class FakeQuay : IAsyncDisposable
             return (400, $"issuer {issuer} not configured for this robot", null);
         }
 
-        var keyError = await VerifySignatureAsync(presented, issuer);
+        var (keyError, unreachable) = await VerifySignatureAsync(presented, issuer);
         if (keyError is not null)
         {
-            return (400, $"Invalid token: {keyError}", null);
+            return (unreachable ? 500 : 400, $"Invalid token: {keyError}", null);
         }
 
         var now = _time.GetUtcNow();
@@ -294,14 +309,14 @@ public sealed partial class FakeQuay : IAsyncDisposable
             return (400, "Invalid token: Token is missing the \"exp\" claim", null);
         }
 
-        if (expires <= now)
+        if (expires + ClockSkew <= now)
         {
             return (400, "Invalid token: Signature has expired", null);
         }
 
-        if (presented.NotBefore > now)
+        if (presented.IssuedAt is null)
         {
-            return (400, "Invalid token: The token is not yet valid (nbf)", null);
+            return (400, "Invalid token: Token is missing the \"iat\" claim", null);
         }
 
         if (ExpectedAudience is { } audience && !presented.Audiences.Contains(audience))
@@ -336,13 +351,13 @@ public sealed partial class FakeQuay : IAsyncDisposable
         return FakeJwt.SignRs256(_signingKey, "fake-quay", claims);
     }
 
-    /// <returns>null when the signature verifies, else why not.</returns>
-    private async Task<string?> VerifySignatureAsync(DecodedJwt jwt, string issuer)
+    /// <returns>null when the signature verifies, else why not, and whether it is Quay's own failure to reach the issuer.</returns>
+    private async Task<(string? Error, bool Unreachable)> VerifySignatureAsync(DecodedJwt jwt, string issuer)
     {
         if (!IsLoopback(issuer) && JwksLocation(issuer) is null)
         {
             // The stand-in may only ever reach this machine.
-            return $"issuer {issuer} is not on loopback; the fake Quay fetches keys only from 127.0.0.1";
+            return ($"issuer {issuer} is not on loopback; the fake Quay fetches keys only from 127.0.0.1", true);
         }
 
         for (var attempt = 0; attempt < 2; attempt++)
@@ -351,16 +366,16 @@ public sealed partial class FakeQuay : IAsyncDisposable
             var keys = await KeysAsync(issuer, refresh: attempt > 0);
             if (keys is null)
             {
-                return $"could not fetch the signing keys of {issuer}";
+                return ($"could not fetch the signing keys of {issuer}", true);
             }
 
             if (keys.OfType<JsonObject>().FirstOrDefault(k => FakeJwt.Str(k, "kid") == jwt.KeyId) is { } jwk)
             {
-                return FakeJwt.VerifyRs256(jwt, jwk) ? null : "Signature verification failed";
+                return (FakeJwt.VerifyRs256(jwt, jwk) ? null : "Signature verification failed", false);
             }
         }
 
-        return "Unable to find a signing key that matches the token's kid";
+        return ("Unable to find a signing key that matches the token's kid", false);
     }
 
     /// <summary>The issuer's JWKS keys, fetched once per issuer and shared by concurrent exchanges.</summary>
@@ -465,7 +480,7 @@ public sealed partial class FakeQuay : IAsyncDisposable
         await context.Response.WriteAsync(body, context.RequestAborted);
     }
 
-    private static string Error(string message) => new JsonObject { ["error"] = message }.ToJsonString();
+    private static string Error(string message) => new JsonObject { ["message"] = message }.ToJsonString();
 
     private (Uri Jwks, HttpClient Client)? JwksLocation(string issuer) =>
         Locked<(Uri, HttpClient)?>(() => _jwksLocations.TryGetValue(issuer, out var location) ? location : null);

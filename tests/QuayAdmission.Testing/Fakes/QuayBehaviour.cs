@@ -36,6 +36,9 @@ public sealed record QuayBehaviour
 
     /// <summary>Abort the connection without an answer.</summary>
     public static QuayBehaviour Reset { get; } = new(QuayBehaviourKind.Reset);
+
+    /// <summary>A rate limit in front of Quay: 429 with <c>Retry-After</c> (whole seconds of <paramref name="retryAfter"/>).</summary>
+    public static QuayBehaviour RateLimited(TimeSpan retryAfter) => new(QuayBehaviourKind.RateLimited) { Duration = retryAfter };
 }
 
 public enum QuayBehaviourKind
@@ -47,6 +50,7 @@ public enum QuayBehaviourKind
     Garbage,
     TokenWithoutExp,
     Reset,
+    RateLimited,
 }
 
 /// <summary>

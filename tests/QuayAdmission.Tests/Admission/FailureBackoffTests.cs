@@ -33,6 +33,28 @@ public sealed class FailureBackoffTests
 
     private static string SecretName(WebhookHost host, string robot = Robot) => PullSecretKey.NameFor("default", host.RegistryHost, robot);
 
+    [Fact]
+    public async Task A_rate_limited_exchange_waits_the_retry_after_it_was_given_not_a_refusal_and_not_less()
+    {
+        await using var host = await StartAsync();
+        host.Trust(Robot);
+        host.Quay.Behaviour = QuayBehaviour.RateLimited(TimeSpan.FromSeconds(90));
+
+        var limited = await host.AdmitAsync(Pods.Json());
+        Assert.Contains("429", Assert.Single(limited.Warnings), StringComparison.Ordinal);
+        host.Quay.Behaviour = QuayBehaviour.Normal;
+
+        // The transient backoff (2 s doubling) would retry by now: the 90 s asked for holds it back.
+        host.Time.Advance(TimeSpan.FromSeconds(85));
+        Assert.Single((await host.AdmitAsync(Pods.Json(name: "web-1"))).Warnings);
+        Assert.Equal(1, host.Quay.ExchangeCount);
+
+        host.Time.Advance(TimeSpan.FromSeconds(6));
+        var after = await host.AdmitAsync(Pods.Json(name: "web-2"));
+        Assert.Empty(after.Warnings);
+        Assert.Equal(2, host.Quay.ExchangeCount);
+    }
+
     [Theory]
     [InlineData("Inject")]
     [InlineData("Deny")]

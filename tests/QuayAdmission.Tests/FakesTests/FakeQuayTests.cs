@@ -66,13 +66,13 @@ public sealed class FakeQuayTests : IAsyncLifetime
 
         using var untrusted = await ExchangeAsync(_http, _quay, Robot, saToken);
         Assert.Equal(HttpStatusCode.BadRequest, untrusted.StatusCode);
-        Assert.Equal("Federation config does not match the issuer and subject of the token", (await ReadJsonAsync(untrusted))["error"]!.GetValue<string>());
+        Assert.Equal("Federation config does not match the issuer and subject of the token", (await ReadJsonAsync(untrusted))["message"]!.GetValue<string>());
 
         _quay.TrustSubject(Robot, _api.Issuer, Subject);
         _time.Advance(TimeSpan.FromMinutes(11));
         using var expired = await ExchangeAsync(_http, _quay, Robot, saToken);
         Assert.Equal(HttpStatusCode.BadRequest, expired.StatusCode);
-        Assert.Contains("expired", (await ReadJsonAsync(expired))["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("expired", (await ReadJsonAsync(expired))["message"]!.GetValue<string>(), StringComparison.Ordinal);
 
         using var anonymous = await _http.GetAsync(new Uri(_quay.BaseAddress, FakeQuay.ExchangePath));
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
@@ -80,6 +80,46 @@ public sealed class FakeQuayTests : IAsyncLifetime
         Assert.Equal(3, _quay.ExchangeCount);
         Assert.All(_quay.Exchanges, e => Assert.False(e.Succeeded));
         Assert.DoesNotContain(_quay.Exchanges, e => e.Error?.Contains(saToken, StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task Tokens_are_judged_as_Quay_judges_them_skew_nbf_iat_and_what_is_its_own_failure()
+    {
+        _quay.TrustSubject(Robot, _api.Issuer, Subject);
+        var now = _time.GetUtcNow();
+        string Token(long? iat, long nbf, long exp)
+        {
+            var claims = new JsonObject { ["iss"] = _api.Issuer, ["sub"] = Subject, ["aud"] = new JsonArray(_quay.Host), ["nbf"] = nbf, ["exp"] = exp };
+            if (iat is { } issued)
+                claims["iat"] = issued;
+            return _api.SignToken(claims);
+        }
+        var t = now.ToUnixTimeSeconds();
+
+
+        // exp 20 s ago is within Quay's 30 s of skew; nbf in the future is not looked at.
+        using var skewed = await ExchangeAsync(_http, _quay, Robot, Token(t - 600, t + 300, t - 20));
+        Assert.Equal(HttpStatusCode.OK, skewed.StatusCode);
+        using var tooLate = await ExchangeAsync(_http, _quay, Robot, Token(t - 600, t - 600, t - 31));
+        Assert.Equal(HttpStatusCode.BadRequest, tooLate.StatusCode);
+        using var noIat = await ExchangeAsync(_http, _quay, Robot, Token(null, t, t + 600));
+        Assert.Equal(HttpStatusCode.BadRequest, noIat.StatusCode);
+        Assert.Contains("iat", (await ReadJsonAsync(noIat))["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        using var garbled = await ExchangeAsync(_http, _quay, Robot, "not-a-jwt");
+        Assert.Equal(HttpStatusCode.InternalServerError, garbled.StatusCode);
+        using var robotWithoutPlus = await ExchangeAsync(_http, _quay, "acme", Token(t, t, t + 600));
+        Assert.Equal(HttpStatusCode.Unauthorized, robotWithoutPlus.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_rate_limit_in_front_answers_429_with_retry_after()
+    {
+        _quay.Behaviour = QuayBehaviour.RateLimited(TimeSpan.FromSeconds(42));
+
+        using var limited = await ExchangeAsync(_http, _quay, Robot, "whatever");
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(42), limited.Headers.RetryAfter?.Delta);
     }
 
     [Fact]
@@ -167,15 +207,18 @@ public sealed class FakeQuayTests : IAsyncLifetime
             ["exp"] = now.AddMinutes(10).ToUnixTimeSeconds(),
         });
 
+        // An issuer whose keys Quay cannot fetch is Quay's own failure: 500, the detail in its log only.
         using (var undiscoverable = await ExchangeAsync(_http, _quay, Robot, saToken))
         {
-            Assert.Contains("not on loopback", (await ReadJsonAsync(undiscoverable))["error"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.InternalServerError, undiscoverable.StatusCode);
+            Assert.Contains("not on loopback", _quay.Exchanges[^1].Error, StringComparison.Ordinal);
         }
 
         _quay.TrustIssuerKeys(issuer, new Uri(apiServer.BaseAddress, "openid/v1/jwks"), otherTls.Root);
         using (var untrustedServer = await ExchangeAsync(_http, _quay, Robot, saToken))
         {
-            Assert.Equal($"Invalid token: could not fetch the signing keys of {issuer}", (await ReadJsonAsync(untrustedServer))["error"]!.GetValue<string>());
+            Assert.Equal(HttpStatusCode.InternalServerError, untrustedServer.StatusCode);
+            Assert.Equal($"Invalid token: could not fetch the signing keys of {issuer}", _quay.Exchanges[^1].Error);
         }
 
         _quay.TrustIssuerKeys(issuer, new Uri(apiServer.BaseAddress, "openid/v1/jwks"), tls.Root);

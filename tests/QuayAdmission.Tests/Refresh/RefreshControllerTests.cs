@@ -50,6 +50,20 @@ public sealed class RefreshControllerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_retry_that_names_a_retry_after_waits_at_least_that_long()
+    {
+        queue.Add(Id);
+        reconciler.Next = new ReconcileResult.Retry("rate limited", NotBefore: TimeSpan.FromMinutes(2));
+        await ProcessDueAsync();
+
+        // The backoff alone would make it due after a second; the Retry-After says two minutes.
+        clock.Advance(BackoffMax);
+        Assert.Equal(0, queue.Depth);
+        clock.Advance(TimeSpan.FromMinutes(2) - BackoffMax);
+        Assert.Equal(1, queue.Depth);
+    }
+
+    [Fact]
     public async Task Done_forgets_the_keys_failures()
     {
         queue.Add(Id);
