@@ -4,7 +4,6 @@ using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.Observability;
 using QuayAdmission.Quay;
-using QuayAdmission.Scopes;
 
 namespace QuayAdmission.PullSecrets;
 
@@ -23,7 +22,7 @@ public sealed class PullSecretProvisioner(
     QuayMetrics metrics,
     IHostApplicationLifetime lifetime,
     ILogger<PullSecretProvisioner> logger,
-    ScopeReader scopes)
+    IServiceAccountUids serviceAccounts)
 {
     private const int MaxWriteAttempts = 3;
 
@@ -214,11 +213,11 @@ public sealed class PullSecretProvisioner(
             : null;
 
     /// <summary>
-    /// The ServiceAccount's uid for the Secret's ownerReference, from the scope cache admission has usually
+    /// The ServiceAccount's uid for the Secret's ownerReference, from the annotation cache admission has usually
     /// filled already; null when it cannot be read in time (the Secret is then written without, and a later write adds it).
     /// </summary>
-    private async Task<string?> OwnerUidAsync(PullSecretKey key, CancellationToken ct) =>
-        (await scopes.ServiceAccountAsync(key.Namespace, key.ServiceAccount, settings.InlineBudget, ct)).Uid;
+    private Task<string?> OwnerUidAsync(PullSecretKey key, CancellationToken ct) =>
+        serviceAccounts.UidAsync(key.Namespace, key.ServiceAccount, settings.InlineBudget, ct);
 
     private TokenStatus.Ready Remember(V1Secret written, DateTimeOffset expiresAt)
     {

@@ -8,7 +8,7 @@ using QuayAdmission.Kubernetes.Watching;
 using QuayAdmission.Observability;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Quay;
-using QuayAdmission.Scopes;
+using QuayAdmission.Robots;
 
 namespace QuayAdmission.Refresh;
 
