@@ -20,15 +20,15 @@ public sealed class AdmissionDecisionTests
 
     private static ReviewFacts Review(string name) => name switch
     {
-        "pod" => Reviews.Facts(Reviews.Create(Pods.Json())),
-        "dry-run" => Reviews.Facts(Reviews.Create(Pods.Json(), dryRun: true)),
-        "listed" => Reviews.Facts(Reviews.Create(Listed())),
-        "mirror" => Reviews.Facts(Reviews.Create(Pods.Json(annotations: new Dictionary<string, string> { ["kubernetes.io/config.mirror"] = "x" }))),
-        "excluded" => Reviews.Facts(Reviews.Create(Pods.Json(ns: "kube-system"))),
-        "excluded-unreadable" => Reviews.Facts(Reviews.Create("""{"metadata":{"namespace":"kube-system"},"spec":[]}""")),
-        "foreign" => Reviews.Facts(Reviews.Create(Pods.Json(ns: "team-b"), ns: "team-a")),
-        "update" => Reviews.Facts(Reviews.Create(Pods.Json(), operation: "UPDATE")),
-        "unreadable" => Reviews.Facts(Reviews.Create("""{"metadata":{"namespace":"team-a"},"spec":{"imagePullSecrets":"x"}}""")),
+        "pod" => Facts.Of(Reviews.Create(Pods.Json())),
+        "dry-run" => Facts.Of(Reviews.Create(Pods.Json(), dryRun: true)),
+        "listed" => Facts.Of(Reviews.Create(Listed())),
+        "mirror" => Facts.Of(Reviews.Create(Pods.Json(annotations: new Dictionary<string, string> { ["kubernetes.io/config.mirror"] = "x" }))),
+        "excluded" => Facts.Of(Reviews.Create(Pods.Json(ns: "kube-system"))),
+        "excluded-unreadable" => Facts.Of(Reviews.Create("""{"metadata":{"namespace":"kube-system"},"spec":[]}""")),
+        "foreign" => Facts.Of(Reviews.Create(Pods.Json(ns: "team-b"), ns: "team-a")),
+        "update" => Facts.Of(Reviews.Create(Pods.Json(), operation: "UPDATE")),
+        "unreadable" => Facts.Of(Reviews.Create("""{"metadata":{"namespace":"team-a"},"spec":{"imagePullSecrets":"x"}}""")),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 

@@ -15,7 +15,7 @@ public sealed class PodFactsTests
             "namespace":{{Quote(ns)}},"name":{{Quote(name)}},
             "subResource":{{Quote(subResource)}},"object":{{obj}}
             """;
-        return Reviews.Facts($$$"""{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{{{request}}}}}""");
+        return Facts.Of($$$"""{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{{{request}}}}}""");
     }
 
     private static string Quote(string? text) => text is null ? "null" : JsonValue.Create(text).ToJsonString();

@@ -7,7 +7,7 @@ namespace QuayAdmission.Tests.Patching;
 public class ImagePullSecretsPatchTests
 {
     private static IReadOnlyList<PatchOperation> Build(string pod, params string[] names) =>
-        ImagePullSecretsPatch.Build(Reviews.PodFacts(pod).PullSecrets, names);
+        ImagePullSecretsPatch.Build(Facts.OfPod(pod).PullSecrets, names);
 
     private static JsonNode PatchAndApply(string pod, params string[] names)
     {

@@ -1,7 +1,4 @@
-using System.Buffers;
-using System.Text;
 using System.Text.Json.Nodes;
-using QuayAdmission.Admission;
 
 namespace QuayAdmission.Tests.Support;
 
@@ -29,19 +26,5 @@ public static class Reviews
         if (obj["metadata"]?["name"] is { } name)
             request["name"] = name.GetValue<string>();
         return new JsonObject { ["apiVersion"] = "admission.k8s.io/v1", ["kind"] = "AdmissionReview", ["request"] = request }.ToJsonString();
-    }
-
-    /// <summary>What admission reads of <paramref name="review"/>: decoded as the endpoint decodes it, then read once.</summary>
-    public static ReviewFacts Facts(string review)
-    {
-        using var document = AdmissionReviewDocument.Parse(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(review)));
-        return ReviewFacts.Read(document.Review!.Request!);
-    }
-
-    /// <summary>What admission reads of a Pod CREATE of <paramref name="pod"/> in team-a; the Pod must be readable.</summary>
-    public static PodFacts PodFacts(string pod)
-    {
-        var facts = Facts(Create(pod, ns: "team-a"));
-        return facts.Pod ?? throw new Xunit.Sdk.XunitException($"the pod cannot be read: {facts.Unreadable}");
     }
 }
