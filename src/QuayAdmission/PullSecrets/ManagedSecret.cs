@@ -21,8 +21,6 @@ public sealed record ManagedSecret(
 {
     public string Id => $"{Namespace}/{Name}";
 
-    public bool IsPlaceholder => ExpiresAt is null;
-
     /// <summary>Null for an object that is not ours (the label selector already keeps most of them out).</summary>
     public static ManagedSecret? From(V1Secret secret)
     {

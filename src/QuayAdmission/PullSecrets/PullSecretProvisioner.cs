@@ -65,7 +65,7 @@ public sealed class PullSecretProvisioner(
     public Task<TokenStatus> RenewAsync(PullSecretKey key, DateTimeOffset renewIfExpiringBefore) =>
         StartOrJoin(key, expiresAt => expiresAt >= renewIfExpiringBefore);
 
-    public bool IsFresh(DateTimeOffset expiresAt) => expiresAt - time.GetUtcNow() >= settings.MinRemaining;
+    private bool IsFresh(DateTimeOffset expiresAt) => expiresAt - time.GetUtcNow() >= settings.MinRemaining;
 
     /// <summary>For tests: an attempt for the key is running; once it is not, its outcome is in the backoff.</summary>
     internal bool InFlight(PullSecretKey key) => inflight.ContainsKey(key);
