@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using QuayAdmission.PullSecrets;
+using QuayAdmission.Robots;
 
 namespace QuayAdmission.Benchmarks;
 

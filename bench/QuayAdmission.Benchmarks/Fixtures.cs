@@ -32,13 +32,14 @@ internal static class Fixtures
         return Encoding.UTF8.GetBytes(Reviews.Create(pod.ToJsonString(), uid: "6f1e7a52-3c4b-4d8e-9f0a-1b2c3d4e5f60"));
     }
 
-    public static JsonElement Pod(params string[] pullSecrets)
+    /// <summary>The load runs' Pod listing <paramref name="pullSecrets"/>, read as admission reads it (PodFacts).</summary>
+    public static PodFacts Pod(params string[] pullSecrets)
     {
         var pod = System.Text.Json.Nodes.JsonNode.Parse(BenchPods.Pod("team-a", "web", "acme+puller"))!;
         if (pullSecrets.Length > 0)
             pod["spec"]!["imagePullSecrets"] = new System.Text.Json.Nodes.JsonArray([.. pullSecrets.Select(n => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["name"] = n })]);
-        using var document = JsonDocument.Parse(pod.ToJsonString());
-        return document.RootElement.Clone();
+        using var review = AdmissionReviewDocument.Parse(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(Reviews.Create(pod.ToJsonString()))));
+        return ReviewFacts.Read(review.Review!.Request!).Pod!;
     }
 }
 

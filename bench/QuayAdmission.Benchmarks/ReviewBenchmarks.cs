@@ -88,7 +88,7 @@ public class ReviewBenchmarks
         return output.WrittenCount;
     }
 
-    /// <summary>PodFacts, the annotation, the keys, the cache hit, the patch: everything but transport and JSON.</summary>
+    /// <summary>The facts, the annotation, the keys, the cache hit, the decision and its patch: everything but transport and JSON.</summary>
     [Benchmark]
     public Task<AdmissionOutcome> DecideWarm() => injector.DecideAsync(request, CancellationToken.None);
 

@@ -1,7 +1,7 @@
 using QuayAdmission.CredentialProvider.Configuration;
 using QuayAdmission.CredentialProvider.Protocol;
-using QuayAdmission.PullSecrets;
 using QuayAdmission.Quay;
+using QuayAdmission.Robots;
 
 namespace QuayAdmission.CredentialProvider.Credentials;
 
@@ -21,7 +21,7 @@ public sealed class PullCredentials(ProviderSettings settings, QuayFederationCli
             ?? throw new CredentialProviderException(
                 $"image registry {OneLine.Quote(imageHost)} is not one of the configured registries ({string.Join(", ", hosts)})");
 
-        if (request.ServiceAccountAnnotations?.GetValueOrDefault(RobotReferenceParser.Annotation) is not { } annotation)
+        if (request.ServiceAccountAnnotations?.GetValueOrDefault(WellKnown.RobotAccountAnnotation) is not { } annotation)
             return new CredentialProviderResponse();
         if (!RobotReferenceParser.TryParse(annotation, hosts, out var references, out var error))
             throw new CredentialProviderException($"ServiceAccount {error!.Message}");
@@ -31,7 +31,7 @@ public sealed class PullCredentials(ProviderSettings settings, QuayFederationCli
             return new CredentialProviderResponse();
         if (robots.Count > 1)
             throw new CredentialProviderException(
-                $"ServiceAccount annotation {RobotReferenceParser.Annotation} names {robots.Count} robots for {registry.Host} ({string.Join(", ", robots)}); the kubelet takes one credential per registry");
+                $"ServiceAccount annotation {WellKnown.RobotAccountAnnotation} names {robots.Count} robots for {registry.Host} ({string.Join(", ", robots)}); the kubelet takes one credential per registry");
 
         var jwt = request.ServiceAccountToken!;
         var audiences = ServiceAccountToken.Audiences(jwt);

@@ -2,13 +2,15 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Mime;
 using System.Text.Json;
-using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
-using QuayAdmission.PullSecrets;
 
 namespace QuayAdmission.Admission;
 
-/// <summary>The transport: bytes in, AdmissionReview out. It never decides anything about a Pod.</summary>
+/// <summary>
+/// The transport: bytes in, AdmissionReview out. It decodes, hands the request to
+/// <see cref="PullSecretInjector"/> and encodes what it answers (even a crash's answer is the
+/// decision's); it never decides anything about a Pod.
+/// </summary>
 public static class AdmissionEndpoint
 {
     // kube-apiserver decodes no request body larger than 3 MiB (MaxRequestBodyBytes = 3 * 1024 * 1024 in
@@ -32,13 +34,12 @@ public static class AdmissionEndpoint
         var services = app.ServiceProvider;
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdmissionEndpoint).FullName!);
         var injector = services.GetRequiredService<PullSecretInjector>();
-        var tokens = services.GetRequiredService<IOptions<TokenOptions>>().Value;
         var budget = services.GetRequiredService<BodyBudget>();
-        app.MapPost("/mutate", (HttpContext context) => HandleAsync(context, injector, tokens, budget, logger));
+        app.MapPost("/mutate", (HttpContext context) => HandleAsync(context, injector, budget, logger));
         return app;
     }
 
-    private static async Task HandleAsync(HttpContext context, PullSecretInjector injector, TokenOptions tokens, BodyBudget budget, ILogger logger)
+    private static async Task HandleAsync(HttpContext context, PullSecretInjector injector, BodyBudget budget, ILogger logger)
     {
         // Reviews name pods and service accounts: they travel only over TLS, never on the plain health port.
         if (!context.Request.IsHttps)
@@ -62,20 +63,7 @@ public static class AdmissionEndpoint
             return;
         }
 
-        AdmissionOutcome outcome;
-        try
-        {
-            outcome = await injector.DecideAsync(request, context.RequestAborted);
-        }
-        catch (Exception e) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            // The same stance as the failure policy: fail open by default, closed when the operator chose Deny.
-            var deny = tokens.OnTokenFailure == TokenFailurePolicy.Deny;
-            AdmissionLog.Crashed(logger, e, request.Uid!, deny ? "denied" : "allowed");
-            outcome = deny
-                ? new AdmissionOutcome.Denied(500, "quay-admission: internal error")
-                : new AdmissionOutcome.Allowed(["quay-admission: internal error; pod admitted unchanged"]);
-        }
+        var outcome = await injector.DecideAsync(request, context.RequestAborted);
 
         context.Response.ContentType = MediaTypeNames.Application.Json;
         var answer = new AdmissionReview

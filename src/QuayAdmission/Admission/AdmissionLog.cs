@@ -26,4 +26,11 @@ internal static partial class AdmissionLog
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "Admission {Uid} failed unexpectedly; answering {Answer}")]
     public static partial void Crashed(ILogger logger, Exception exception, string uid, string answer);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Admission {Uid}: namespace {Namespace} is excluded; allowed unchanged")]
+    public static partial void Excluded(ILogger logger, string uid, string @namespace);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning,
+        Message = "Admission {Uid}: the object's namespace differs from the request's, which kube-apiserver never sends; denied")]
+    public static partial void ForeignNamespace(ILogger logger, string uid);
 }

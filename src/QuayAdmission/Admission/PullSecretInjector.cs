@@ -1,20 +1,19 @@
 using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.Observability;
-using QuayAdmission.Patching;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Quay;
-using QuayAdmission.Scopes;
+using QuayAdmission.Robots;
 
 namespace QuayAdmission.Admission;
 
 /// <summary>
-/// The decision for one review: which pull Secrets a Pod needs, making sure they hold tokens
-/// (unless dry run), and the patch that lists them. All I/O is behind the provisioner, the scope
-/// reader and the event recorder.
+/// One review from start to answer, around the pure <see cref="AdmissionDecision"/>: reads the
+/// review's facts, looks up what the decision needs (the robot annotation that applies, the
+/// tokens of its keys unless dry run), decides, then carries out the verdict (events, the log
+/// line, metrics). All I/O is behind the resolver, the provisioner and the event recorder.
 /// </summary>
 public sealed class PullSecretInjector(
-    NamespaceRules namespaces,
     PullSecretProvisioner provisioner,
     RobotResolver resolver,
     RobotPolicy policy,
@@ -22,118 +21,93 @@ public sealed class PullSecretInjector(
     QuayMetrics metrics,
     IOptions<QuayOptions> quayOptions,
     IOptions<TokenOptions> tokenOptions,
+    IOptions<NamespaceOptions> namespaceOptions,
     TimeProvider time,
     ILogger<PullSecretInjector> logger)
 {
-    // Kubernetes shows warnings to people in kubectl output; longer ones get cut or wrapped.
-    private const int MaxWarningLength = 119;
-
     private readonly IReadOnlyList<string> hosts = quayOptions.Value.Hosts;
-    private readonly TokenOptions tokens = tokenOptions.Value;
+    private readonly TimeSpan inlineBudget = tokenOptions.Value.InlineBudget;
+    private readonly AdmissionRules rules = AdmissionRules.From(namespaceOptions.Value, tokenOptions.Value);
 
+    /// <summary>Always an outcome: an unexpected failure is answered as <see cref="AdmissionDecision.Crashed"/> says.</summary>
     public async Task<AdmissionOutcome> DecideAsync(AdmissionRequest request, CancellationToken ct)
     {
         var started = time.GetTimestamp();
-        if (namespaces.Settle(request) is { } settled)
-            return Counted(settled, started);
-        if (!IsPodCreate(request))
-            return Counted(new AdmissionOutcome.Allowed(), started);
-
-        PodFacts pod;
         try
         {
-            pod = PodFacts.Read(request);
+            return await DecideAndCarryOutAsync(request, started, ct);
         }
-        catch (PodShapeException e)
+        catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            AdmissionLog.Malformed(logger, request.Uid!, e.Message);
-            return Counted(new AdmissionOutcome.Denied(400, e.Message), started);
+            var outcome = AdmissionDecision.Crashed(rules);
+            AdmissionLog.Crashed(logger, e, request.Uid!, outcome is AdmissionOutcome.Denied ? "denied" : "allowed");
+            metrics.Admission(Describe(outcome), time.GetElapsedTime(started));
+            return outcome;
+        }
+    }
+
+    private async Task<AdmissionOutcome> DecideAndCarryOutAsync(AdmissionRequest request, long started, CancellationToken ct)
+    {
+        var review = ReviewFacts.Read(request);
+        if (AdmissionDecision.Settle(review, rules) is { } settled)
+            return CarryOut(request.Uid!, review, settled, RobotKeys.None, [], started);
+
+        var pod = review.Pod!; // Settle answers every review without a readable Pod
+        var annotation = await resolver.AnnotationAsync(pod.Namespace, pod.ServiceAccount, pod.RobotAccounts, pod.Inject, () => Remaining(started), ct);
+        var keys = RobotKeys.Resolve(pod.Namespace, pod.ServiceAccount, annotation, hosts, policy);
+        // Dry run must leave no trace: no TokenRequest, no exchange, no write.
+        IReadOnlyList<TokenStatus> tokens = review.DryRun || keys.Keys.Count == 0
+            ? []
+            : await EnsureAsync(keys.Keys, Remaining(started), ct);
+        return CarryOut(request.Uid!, review, AdmissionDecision.Decide(review, keys, tokens, rules), keys, tokens, started);
+    }
+
+    private Task<TokenStatus[]> EnsureAsync(IReadOnlyList<PullSecretKey> keys, TimeSpan budget, CancellationToken ct) =>
+        Task.WhenAll(keys.Select(k => provisioner.EnsureAsync(k, budget, ct)));
+
+    private AdmissionOutcome CarryOut(string uid, ReviewFacts review, Verdict verdict, RobotKeys keys, IReadOnlyList<TokenStatus> tokens, long started)
+    {
+        foreach (var (key, failure) in verdict.TokenFailures)
+        {
+            events.Warning("ServiceAccount", key.Namespace, key.ServiceAccount, "QuayTokenUnavailable",
+                $"No Quay token for robot {key.Robot} on {key.RegistryHost}: {failure.Reason}");
         }
 
-        var dryRun = request.DryRun == true;
-        var (outcome, robots, fromCache) = await DecideForPodAsync(pod, dryRun, started, ct);
-        var elapsed = time.GetElapsedTime(started);
+        var outcome = verdict.Outcome;
         var outcomeName = Describe(outcome);
-        if (fromCache && outcome is not AdmissionOutcome.Denied && outcome.Warnings.Count == 0)
-            AdmissionLog.DecidedFromCache(logger, request.Uid!, pod.Namespace, pod.DisplayName, robots, outcomeName, dryRun, elapsed.TotalMilliseconds);
-        else
-            AdmissionLog.Decided(logger, request.Uid!, pod.Namespace, pod.DisplayName, robots, outcomeName, dryRun, elapsed.TotalMilliseconds);
+        var elapsed = time.GetElapsedTime(started);
+        switch (verdict.Grounds)
+        {
+            case AdmissionGrounds.ForeignNamespace:
+                AdmissionLog.ForeignNamespace(logger, uid);
+                break;
+            case AdmissionGrounds.ExcludedNamespace:
+                AdmissionLog.Excluded(logger, uid, review.Namespace!);
+                break;
+            case AdmissionGrounds.Unreadable:
+                AdmissionLog.Malformed(logger, uid, review.Unreadable!);
+                break;
+            case AdmissionGrounds.Pod:
+                var pod = review.Pod!;
+                var robots = keys.Keys.Count == 0 ? "-" : string.Join(",", keys.Keys.Select(k => k.Robot));
+                // Routine: every token it needed came from memory (or none was needed), nothing denied or degraded.
+                var routine = outcome is not AdmissionOutcome.Denied && outcome.Warnings.Count == 0
+                    && tokens.All(s => s is TokenStatus.Ready { FromCache: true });
+                if (routine)
+                    AdmissionLog.DecidedFromCache(logger, uid, pod.Namespace, pod.DisplayName, robots, outcomeName, review.DryRun, elapsed.TotalMilliseconds);
+                else
+                    AdmissionLog.Decided(logger, uid, pod.Namespace, pod.DisplayName, robots, outcomeName, review.DryRun, elapsed.TotalMilliseconds);
+                break;
+        }
         metrics.Admission(outcomeName, elapsed);
         return outcome;
     }
 
-    /// <summary>The outcome, the robots for the log line, and whether every token it needed came from memory.</summary>
-    private async Task<(AdmissionOutcome Outcome, string Robots, bool FromCache)> DecideForPodAsync(PodFacts pod, bool dryRun, long started, CancellationToken ct)
-    {
-        if (pod.IsMirror)
-            return (new AdmissionOutcome.Allowed(), "-", true);
-        var (annotation, origin) = await resolver.AnnotationAsync(pod.Namespace, pod.ServiceAccount, pod.RobotAccounts, pod.Inject, () => Remaining(started), ct);
-        if (annotation is null)
-            return (new AdmissionOutcome.Allowed(), "-", true);
-
-        if (!RobotReferenceParser.TryParse(annotation, hosts, out var references, out var error))
-            return (Refuse(origin, error!), "-", true);
-        if (policy.Check(pod.Namespace, references) is { } forbidden)
-            return (Refuse(origin, forbidden), "-", true);
-
-        var keys = references.Select(r => new PullSecretKey(pod.Namespace, pod.ServiceAccount, r.RegistryHost, r.Robot)).ToList();
-        var robots = string.Join(",", references.Select(r => r.Robot));
-
-        var warnings = new List<string>();
-        var fromCache = true;
-        if (!dryRun)
-        {
-            // Dry run must leave no trace: no TokenRequest, no exchange, no write. The name is deterministic, so the patch is the same.
-            var budget = Remaining(started);
-            var statuses = await Task.WhenAll(keys.Select(k => provisioner.EnsureAsync(k, budget, ct)));
-            fromCache = statuses.All(s => s is TokenStatus.Ready { FromCache: true });
-            foreach (var (key, status) in keys.Zip(statuses))
-            {
-                if (status is not TokenStatus.Unavailable failure)
-                    continue;
-                events.Warning("ServiceAccount", key.Namespace, key.ServiceAccount, "QuayTokenUnavailable",
-                    $"No Quay token for robot {key.Robot} on {key.RegistryHost}: {failure.Reason}");
-                if (tokens.OnTokenFailure == TokenFailurePolicy.Deny)
-                    return (new AdmissionOutcome.Denied(failure.Refused ? 403 : 503, $"no Quay token for {key.Robot}{NextTry(failure)}: {failure.Reason}"), robots, false);
-                warnings.Add(Warning(key, failure));
-            }
-        }
-
-        var operations = ImagePullSecretsPatch.Build(pod.PullSecrets, keys.Select(k => k.SecretName))
-            .Concat(InjectedLabelPatch.Build(pod.InjectedLabel))
-            .ToList();
-        return (new AdmissionOutcome.Patched(operations, warnings), robots, fromCache);
-    }
-
-    private static AdmissionOutcome.Denied Refuse(string? origin, ReferenceError error) =>
-        new(error.Code, origin is null ? error.Message : $"{origin}: {error.Message}");
-
     private TimeSpan Remaining(long started)
     {
-        var left = tokens.InlineBudget - time.GetElapsedTime(started);
+        var left = inlineBudget - time.GetElapsedTime(started);
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
-
-    private AdmissionOutcome Counted(AdmissionOutcome outcome, long started)
-    {
-        metrics.Admission(Describe(outcome), time.GetElapsedTime(started));
-        return outcome;
-    }
-
-    private static bool IsPodCreate(AdmissionRequest request) =>
-        request.Kind is { Group: "" or null, Kind: "Pod" }
-        && request.Operation == "CREATE"
-        && string.IsNullOrEmpty(request.SubResource);
-
-    private static string Warning(PullSecretKey key, TokenStatus.Unavailable failure)
-    {
-        // The retry time comes before the reason, which is the part cut when too long.
-        var warning = $"quay-admission: no token yet for {key.Robot}{NextTry(failure)} ({failure.Reason})";
-        return warning.Length <= MaxWarningLength ? warning : warning[..(MaxWarningLength - 4)] + "...)";
-    }
-
-    private static string NextTry(TokenStatus.Unavailable failure) =>
-        failure.RetryAt is { } at ? $", next try after {at.UtcDateTime:HH:mm:ss}Z" : "";
 
     private static string Describe(AdmissionOutcome outcome) => outcome switch
     {

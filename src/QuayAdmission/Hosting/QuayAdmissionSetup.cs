@@ -14,7 +14,7 @@ using QuayAdmission.PullSecrets;
 using QuayAdmission.Observability;
 using QuayAdmission.Quay;
 using QuayAdmission.Refresh;
-using QuayAdmission.Scopes;
+using QuayAdmission.Robots;
 using QuayAdmission.Tls;
 
 namespace QuayAdmission.Hosting;
@@ -32,7 +32,7 @@ public static class QuayAdmissionSetup
         services.AddOptions<TokenOptions>().BindConfiguration(TokenOptions.Section).ValidateWith<TokenOptions, TokenOptionsValidator>();
         services.AddOptions<TlsOptions>().BindConfiguration(TlsOptions.Section).ValidateWith<TlsOptions, TlsOptionsValidator>();
         services.AddOptions<ServerOptions>().BindConfiguration(ServerOptions.Section).ValidateWith<ServerOptions, ServerOptionsValidator>();
-        services.AddOptions<ScopeOptions>().BindConfiguration(ScopeOptions.Section).ValidateWith<ScopeOptions, ScopeOptionsValidator>();
+        services.AddOptions<RobotOptions>().BindConfiguration(RobotOptions.Section).ValidateWith<RobotOptions, RobotOptionsValidator>();
         services.AddOptions<RefresherOptions>().BindConfiguration(RefresherOptions.Section).ValidateWith<RefresherOptions, RefresherOptionsValidator>();
         services.AddOptions<BackgroundOptions>().BindConfiguration(BackgroundOptions.Section).ValidateWith<BackgroundOptions, BackgroundOptionsValidator>();
         services.AddOptions<NamespaceOptions>().BindConfiguration(NamespaceOptions.Section).ValidateWith<NamespaceOptions, NamespaceOptionsValidator>();
@@ -51,7 +51,8 @@ public static class QuayAdmissionSetup
         services.AddKubernetesClient();
         services.AddSingleton<EventRecorder>();
         services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());
-        services.AddSingleton<ScopeReader>();
+        services.AddSingleton<AnnotationReader>();
+        services.AddSingleton<IServiceAccountUids>(sp => sp.GetRequiredService<AnnotationReader>());
         services.AddSingleton<RobotPolicy>();
         services.AddSingleton<RobotResolver>();
         services.AddSingleton<QuayHttpClients>();
@@ -61,7 +62,6 @@ public static class QuayAdmissionSetup
         services.AddSingleton<ManagedSecretCache>();
         services.AddHostedService(sp => sp.GetRequiredService<ManagedSecretCache>());
         services.AddSingleton<PullSecretProvisioner>();
-        services.AddSingleton<NamespaceRules>();
         services.AddSingleton<PullSecretInjector>();
         services.AddSingleton(sp => new BodyBudget(sp.GetRequiredService<IOptions<ServerOptions>>().Value.MaxBodyBytesInFlight));
         services.AddRefresher();

@@ -1,6 +1,4 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using QuayAdmission.PullSecrets;
 
 namespace QuayAdmission.Patching;
 
@@ -17,20 +15,6 @@ public static class InjectedLabelPatch
     private static readonly string MetadataPath = JsonPointer.Append("", "metadata");
     private static readonly string LabelsPath = JsonPointer.Append(MetadataPath, "labels");
     private static readonly string LabelPath = JsonPointer.Append(LabelsPath, WellKnown.InjectedLabel);
-
-    /// <summary>Reads <c>metadata.labels</c>; throws <see cref="PodShapeException"/> when it is not an object.</summary>
-    public static InjectedLabelState Read(JsonElement pod)
-    {
-        if (!pod.TryGetProperty("metadata", out var metadata) || metadata.ValueKind == JsonValueKind.Null)
-            return new InjectedLabelState(false, false, false);
-        if (metadata.ValueKind != JsonValueKind.Object)
-            throw new PodShapeException("metadata must be an object");
-        if (!metadata.TryGetProperty("labels", out var labels) || labels.ValueKind == JsonValueKind.Null)
-            return new InjectedLabelState(true, false, false);
-        if (labels.ValueKind != JsonValueKind.Object)
-            throw new PodShapeException("metadata.labels must be an object");
-        return new InjectedLabelState(true, true, labels.TryGetProperty(WellKnown.InjectedLabel, out _));
-    }
 
     public static IEnumerable<PatchOperation> Build(InjectedLabelState state)
     {

@@ -4,8 +4,8 @@ namespace QuayAdmission.PullSecrets;
 
 /// <summary>
 /// What the caches keep of one managed Secret: its identity, the key its annotations claim, and
-/// its token's times. Never the token. The claimed key is tenant input until
-/// <see cref="TenantInput.TryKeyOf"/> has checked it.
+/// its token's times. Never the token. The claimed key is tenant input until the trust boundary
+/// (Robots/TenantInput) has checked it.
 /// </summary>
 public sealed record ManagedSecret(
     string Namespace,
@@ -20,8 +20,6 @@ public sealed record ManagedSecret(
     DateTimeOffset? IssuedAt)
 {
     public string Id => $"{Namespace}/{Name}";
-
-    public bool IsPlaceholder => ExpiresAt is null;
 
     /// <summary>Null for an object that is not ours (the label selector already keeps most of them out).</summary>
     public static ManagedSecret? From(V1Secret secret)

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.Observability;
 using QuayAdmission.Quay;
-using QuayAdmission.Scopes;
 
 namespace QuayAdmission.PullSecrets;
 
@@ -23,7 +22,7 @@ public sealed class PullSecretProvisioner(
     QuayMetrics metrics,
     IHostApplicationLifetime lifetime,
     ILogger<PullSecretProvisioner> logger,
-    ScopeReader scopes) : ITokenRenewer
+    IServiceAccountUids serviceAccounts) : ITokenRenewer
 {
     private const int MaxWriteAttempts = 3;
 
@@ -66,7 +65,7 @@ public sealed class PullSecretProvisioner(
     public Task<TokenStatus> RenewAsync(PullSecretKey key, DateTimeOffset renewIfExpiringBefore) =>
         StartOrJoin(key, expiresAt => expiresAt >= renewIfExpiringBefore);
 
-    public bool IsFresh(DateTimeOffset expiresAt) => expiresAt - time.GetUtcNow() >= settings.MinRemaining;
+    private bool IsFresh(DateTimeOffset expiresAt) => expiresAt - time.GetUtcNow() >= settings.MinRemaining;
 
     /// <summary>For tests: an attempt for the key is running; once it is not, its outcome is in the backoff.</summary>
     internal bool InFlight(PullSecretKey key) => inflight.ContainsKey(key);
@@ -214,11 +213,11 @@ public sealed class PullSecretProvisioner(
             : null;
 
     /// <summary>
-    /// The ServiceAccount's uid for the Secret's ownerReference, from the scope cache admission has usually
+    /// The ServiceAccount's uid for the Secret's ownerReference, from the annotation cache admission has usually
     /// filled already; null when it cannot be read in time (the Secret is then written without, and a later write adds it).
     /// </summary>
-    private async Task<string?> OwnerUidAsync(PullSecretKey key, CancellationToken ct) =>
-        (await scopes.ServiceAccountAsync(key.Namespace, key.ServiceAccount, settings.InlineBudget, ct)).Uid;
+    private Task<string?> OwnerUidAsync(PullSecretKey key, CancellationToken ct) =>
+        serviceAccounts.UidAsync(key.Namespace, key.ServiceAccount, settings.InlineBudget, ct);
 
     private TokenStatus.Ready Remember(V1Secret written, DateTimeOffset expiresAt)
     {

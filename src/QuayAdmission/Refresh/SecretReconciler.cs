@@ -3,7 +3,7 @@ using QuayAdmission.Admission;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.Observability;
 using QuayAdmission.PullSecrets;
-using QuayAdmission.Scopes;
+using QuayAdmission.Robots;
 using static QuayAdmission.Refresh.ReconcileResult;
 
 namespace QuayAdmission.Refresh;

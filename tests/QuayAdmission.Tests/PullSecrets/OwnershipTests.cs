@@ -2,7 +2,7 @@ using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Quay;
-using QuayAdmission.Scopes;
+using QuayAdmission.Robots;
 using QuayAdmission.Tests.Fakes;
 using QuayAdmission.Tests.Support;
 
@@ -126,12 +126,12 @@ public sealed class OwnershipTests : IAsyncLifetime
         Assert.Null(Written().Metadata.OwnerReferences);
         var uid = AddServiceAccount();
 
-        // The scope cache re-reads the ServiceAccount once its entry is older than ScopeCacheTtl.
+        // The annotation cache re-reads the ServiceAccount once its entry is older than ScopeCacheTtl.
         host.Time.Advance(TimeSpan.FromMinutes(1));
-        var scopes = host.Factory.Services.GetRequiredService<ScopeReader>();
+        var annotations = host.Factory.Services.GetRequiredService<AnnotationReader>();
         Assert.True(await Eventually.TrueAsync(() =>
         {
-            var read = scopes.ServiceAccountAsync("team-a", "default", TimeSpan.FromSeconds(1), default);
+            var read = annotations.ServiceAccountAsync("team-a", "default", TimeSpan.FromSeconds(1), default);
             return read.IsCompletedSuccessfully && read.Result.Uid == uid;
         }), "the ServiceAccount was never re-read");
         host.Time.Advance(TimeSpan.FromMinutes(54)); // 5 minutes left: renewed in place
@@ -189,5 +189,5 @@ public sealed class PullSecretOwnerManifestTests
     [InlineData("", false)]
     [InlineData(null, false)]
     public void Only_a_uid_shaped_value_counts_as_a_uid(string? value, bool expected) =>
-        Assert.Equal(expected, ScopeAnnotations.IsUid(value));
+        Assert.Equal(expected, ObjectAnnotations.IsUid(value));
 }

@@ -13,7 +13,7 @@ using QuayAdmission.Kubernetes;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Quay;
 using QuayAdmission.Refresh;
-using QuayAdmission.Scopes;
+using QuayAdmission.Robots;
 using QuayAdmission.Tests.Support;
 
 namespace QuayAdmission.Tests.Refresh;
@@ -50,10 +50,10 @@ internal sealed class ReconcilerWorld : IDisposable
         var background = Microsoft.Extensions.Options.Options.Create(new BackgroundOptions());
         Secrets = new ManagedSecretCache(api, new BackgroundLoops(metrics.Metrics, background, Clock, NullLogger<BackgroundLoops>.Instance), background, metrics.Metrics, Clock);
         var quay = new QuayOptions { Registries = [new RegistryOptions { Host = Registry }] };
-        var scopes = Microsoft.Extensions.Options.Options.Create(new ScopeOptions());
+        var scopes = Microsoft.Extensions.Options.Options.Create(new RobotOptions());
         var policy = new RobotPolicy(scopes);
         var resolver = new RobotResolver(
-            new ScopeReader(api, scopeCache, Clock, scopes, NullLogger<ScopeReader>.Instance), policy, Microsoft.Extensions.Options.Options.Create(quay));
+            new AnnotationReader(api, scopeCache, Clock, scopes, NullLogger<AnnotationReader>.Instance), policy, Microsoft.Extensions.Options.Options.Create(quay));
         Reconciler = new SecretReconciler(
             Pods,
             Secrets,

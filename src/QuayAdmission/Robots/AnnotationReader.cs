@@ -6,17 +6,17 @@ using Microsoft.Extensions.Options;
 using QuayAdmission.Kubernetes;
 using QuayAdmission.PullSecrets;
 
-namespace QuayAdmission.Scopes;
+namespace QuayAdmission.Robots;
 
 /// <summary>
 /// Our annotations on one ServiceAccount or Namespace, and its uid (the owner of a ServiceAccount's
 /// pull Secrets); null when absent, unreadable or, for the uid, not shaped like one.
 /// </summary>
-public sealed record ScopeAnnotations(string? RobotAccounts, string? Inject, string? Uid = null)
+public sealed record ObjectAnnotations(string? RobotAccounts, string? Inject, string? Uid = null)
 {
-    public static readonly ScopeAnnotations None = new(null, null);
+    public static readonly ObjectAnnotations None = new(null, null);
 
-    public static ScopeAnnotations From(V1ObjectMeta? metadata)
+    public static ObjectAnnotations From(V1ObjectMeta? metadata)
     {
         var annotations = metadata?.Annotations;
         return new(
@@ -34,26 +34,30 @@ public sealed record ScopeAnnotations(string? RobotAccounts, string? Inject, str
 
 /// <summary>
 /// ServiceAccount and Namespace annotations (and uids), cached so the warm admission path makes no API call.
-/// An entry older than ScopeCacheTtl is still served while one background read refreshes it.
+/// An entry older than ScopeCacheTtl is still served while one background read refreshes it. The
+/// ServiceAccount's uid is also what its pull Secrets name as their owner.
 /// </summary>
-public sealed class ScopeReader(
-    KubernetesApi api, IMemoryCache cache, TimeProvider time, IOptions<ScopeOptions> options, ILogger<ScopeReader> logger)
+public sealed class AnnotationReader(
+    KubernetesApi api, IMemoryCache cache, TimeProvider time, IOptions<RobotOptions> options, ILogger<AnnotationReader> logger) : IServiceAccountUids
 {
     // Deleted ServiceAccounts and Namespaces leave the cache once nobody asked for them a while.
     private static readonly TimeSpan Idle = TimeSpan.FromHours(1);
 
     private readonly TimeSpan ttl = options.Value.ScopeCacheTtl;
-    private readonly ConcurrentDictionary<ScopeKey, Task<ScopeAnnotations>> inflight = new();
+    private readonly ConcurrentDictionary<ObjectKey, Task<ObjectAnnotations>> inflight = new();
 
-    public Task<ScopeAnnotations> ServiceAccountAsync(string ns, string name, TimeSpan wait, CancellationToken ct) =>
-        GetAsync(new ScopeKey("ServiceAccount", ns, name), wait, ct);
+    public Task<ObjectAnnotations> ServiceAccountAsync(string ns, string name, TimeSpan wait, CancellationToken ct) =>
+        GetAsync(new ObjectKey("ServiceAccount", ns, name), wait, ct);
 
-    public Task<ScopeAnnotations> NamespaceAsync(string ns, TimeSpan wait, CancellationToken ct) =>
-        GetAsync(new ScopeKey("Namespace", "", ns), wait, ct);
+    public Task<ObjectAnnotations> NamespaceAsync(string ns, TimeSpan wait, CancellationToken ct) =>
+        GetAsync(new ObjectKey("Namespace", "", ns), wait, ct);
 
-    private async Task<ScopeAnnotations> GetAsync(ScopeKey key, TimeSpan wait, CancellationToken ct)
+    public async Task<string?> UidAsync(string ns, string serviceAccount, TimeSpan wait, CancellationToken ct) =>
+        (await ServiceAccountAsync(ns, serviceAccount, wait, ct)).Uid;
+
+    private async Task<ObjectAnnotations> GetAsync(ObjectKey key, TimeSpan wait, CancellationToken ct)
     {
-        if (cache.TryGetValue(key, out CachedScope? cached) && cached is not null)
+        if (cache.TryGetValue(key, out CachedAnnotations? cached) && cached is not null)
         {
             if (time.GetUtcNow() - cached.ReadAt >= ttl)
                 _ = Read(key);
@@ -65,52 +69,52 @@ public sealed class ScopeReader(
         }
         catch (TimeoutException)
         {
-            ScopeLog.ReadFailed(logger, key.Kind, key.Namespace, key.Name, "timed out");
-            return ScopeAnnotations.None;
+            AnnotationReaderLog.ReadFailed(logger, key.Kind, key.Namespace, key.Name, "timed out");
+            return ObjectAnnotations.None;
         }
     }
 
     /// <summary>One read per key at a time; a failed read answers None and leaves any cached value in place.</summary>
-    private Task<ScopeAnnotations> Read(ScopeKey key)
+    private Task<ObjectAnnotations> Read(ObjectKey key)
     {
-        var mine = new TaskCompletionSource<ScopeAnnotations>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mine = new TaskCompletionSource<ObjectAnnotations>(TaskCreationOptions.RunContinuationsAsynchronously);
         var shared = inflight.GetOrAdd(key, mine.Task);
         if (shared == mine.Task)
             _ = ReadInto(key, mine);
         return shared;
     }
 
-    private async Task ReadInto(ScopeKey key, TaskCompletionSource<ScopeAnnotations> completion)
+    private async Task ReadInto(ObjectKey key, TaskCompletionSource<ObjectAnnotations> completion)
     {
-        var annotations = ScopeAnnotations.None;
+        var annotations = ObjectAnnotations.None;
         try
         {
-            annotations = ScopeAnnotations.From(key.Kind == "Namespace"
+            annotations = ObjectAnnotations.From(key.Kind == "Namespace"
                 ? (await api.ReadNamespaceAsync(key.Name, CancellationToken.None)).Metadata
                 : (await api.ReadServiceAccountAsync(key.Namespace, key.Name, CancellationToken.None)).Metadata);
             Remember(key, annotations);
         }
         catch (Exception e) when (e.IsStatus(HttpStatusCode.NotFound))
         {
-            Remember(key, ScopeAnnotations.None);
+            Remember(key, ObjectAnnotations.None);
         }
         catch (Exception e)
         {
-            ScopeLog.ReadFailed(logger, key.Kind, key.Namespace, key.Name, KubernetesErrors.Describe(e));
+            AnnotationReaderLog.ReadFailed(logger, key.Kind, key.Namespace, key.Name, KubernetesErrors.Describe(e));
         }
         inflight.TryRemove(KeyValuePair.Create(key, completion.Task));
         completion.SetResult(annotations);
     }
 
-    private void Remember(ScopeKey key, ScopeAnnotations annotations) =>
-        cache.Set(key, new CachedScope(annotations, time.GetUtcNow()), new MemoryCacheEntryOptions { SlidingExpiration = Idle, Size = 1 });
+    private void Remember(ObjectKey key, ObjectAnnotations annotations) =>
+        cache.Set(key, new CachedAnnotations(annotations, time.GetUtcNow()), new MemoryCacheEntryOptions { SlidingExpiration = Idle, Size = 1 });
 
-    private sealed record ScopeKey(string Kind, string Namespace, string Name);
+    private sealed record ObjectKey(string Kind, string Namespace, string Name);
 
-    private sealed record CachedScope(ScopeAnnotations Annotations, DateTimeOffset ReadAt);
+    private sealed record CachedAnnotations(ObjectAnnotations Annotations, DateTimeOffset ReadAt);
 }
 
-internal static partial class ScopeLog
+internal static partial class AnnotationReaderLog
 {
     [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "Could not read the annotations of {Kind} {Namespace}/{Name}: {Error}; treating them as absent")]
     public static partial void ReadFailed(ILogger logger, string kind, string @namespace, string name, string error);

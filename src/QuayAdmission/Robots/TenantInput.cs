@@ -1,14 +1,15 @@
 using QuayAdmission.Kubernetes;
-using QuayAdmission.Scopes;
+using QuayAdmission.PullSecrets;
 
-namespace QuayAdmission.PullSecrets;
+namespace QuayAdmission.Robots;
 
 /// <summary>
 /// The trust boundary for what tenants wrote. A managed Secret's annotations are writable by
 /// anyone who may edit Secrets in its namespace, so the key they claim passes the same rules as
-/// an admission before it reaches a TokenRequest, Quay or a Secret write: names valid for API
-/// paths, a configured registry, the robot grammar, AllowedRobots, and a Secret name that the key
-/// itself produces (so a Secret cannot borrow another key's identity).
+/// an admission (<see cref="RobotKeys.Resolve"/>) before it reaches a TokenRequest, Quay or a
+/// Secret write: names valid for API paths, a configured registry, the robot grammar,
+/// AllowedRobots, and a Secret name that the key itself produces (so a Secret cannot borrow
+/// another key's identity).
 /// </summary>
 public sealed class TenantInput(RobotPolicy policy, IReadOnlyList<string> hosts)
 {
@@ -31,13 +32,14 @@ public sealed class TenantInput(RobotPolicy policy, IReadOnlyList<string> hosts)
         var host = hosts.FirstOrDefault(h => string.Equals(h, secret.Registry, StringComparison.OrdinalIgnoreCase));
         if (host is null)
             return "its registry annotation names no configured registry";
-        if (secret.Robot.Contains(',', StringComparison.Ordinal) || secret.Robot.Contains('/', StringComparison.Ordinal)
-            || !RobotReferenceParser.TryParse($"{host}/{secret.Robot}", hosts, out var references, out _)
-            || references is not [var reference])
+        // One robot name, nothing else: no list, no host of its own, no spaces the parser would trim.
+        if (!RobotReferenceParser.IsValidRobotName(secret.Robot))
             return "its robot-account annotation is not a robot name";
-        if (policy.Check(secret.Namespace, references) is { } forbidden)
-            return forbidden.Message;
-        var claimed = new PullSecretKey(secret.Namespace, secret.ServiceAccount, reference.RegistryHost, reference.Robot);
+        var resolved = RobotKeys.Resolve(secret.Namespace, secret.ServiceAccount, new RobotAnnotation($"{host}/{secret.Robot}", Origin: null), hosts, policy);
+        if (resolved.Refusal is { } refused)
+            return refused.Message;
+        if (resolved.Keys is not [var claimed])
+            return "its robot-account annotation is not a robot name";
         if (claimed.SecretName != secret.Name)
             return "its name is not the one its annotations produce";
         key = claimed;

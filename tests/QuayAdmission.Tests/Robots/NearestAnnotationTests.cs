@@ -2,10 +2,10 @@ using k8s.Models;
 using QuayAdmission.PullSecrets;
 using QuayAdmission.Tests.Support;
 
-namespace QuayAdmission.Tests.Scopes;
+namespace QuayAdmission.Tests.Robots;
 
 /// <summary>Robot accounts and opt-outs from the Pod, its ServiceAccount and its Namespace: the nearest wins.</summary>
-public sealed class ScopeTests : IAsyncLifetime
+public sealed class NearestAnnotationTests : IAsyncLifetime
 {
     private WebhookHost host = null!;
 
@@ -122,7 +122,7 @@ public sealed class ScopeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_scope_that_cannot_be_read_counts_as_unannotated()
+    public async Task A_ServiceAccount_or_Namespace_that_cannot_be_read_counts_as_unannotated()
     {
         host.Kube.SetFault("serviceaccounts.get", QuayAdmission.Tests.Fakes.Fault.Status(500));
         Namespace(Robot("acme+namespace"));

@@ -1,9 +1,12 @@
-namespace QuayAdmission.PullSecrets;
+namespace QuayAdmission;
 
-/// <summary>The names of the public contract (DESIGN.md): annotations, labels and the Secret type.</summary>
+/// <summary>
+/// The names of the public contract (DESIGN.md): annotations, labels and the Secret type. Here, in
+/// the assembly the webhook and the credential provider share, so each name has one home.
+/// </summary>
 public static class WellKnown
 {
-    public const string RobotAccountAnnotation = RobotReferenceParser.Annotation;
+    public const string RobotAccountAnnotation = "quay-admission.io/robot-account";
     public const string InjectAnnotation = "quay-admission.io/inject";
     public const string RegistryAnnotation = "quay-admission.io/registry";
     public const string ServiceAccountAnnotation = "quay-admission.io/service-account";

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Options;
 
-namespace QuayAdmission.Scopes;
+namespace QuayAdmission.Robots;
 
-/// <summary>Where a Pod's robot accounts may come from besides its own annotation, and who may use which robot.</summary>
-public sealed class ScopeOptions
+/// <summary>How long ServiceAccount and Namespace annotations are trusted from memory, and who may use which robot.</summary>
+public sealed class RobotOptions
 {
     public const string Section = "QuayAdmission";
 
@@ -23,9 +23,9 @@ public sealed class AllowedRobotsRule
     public List<string> Robots { get; init; } = [];
 }
 
-internal sealed class ScopeOptionsValidator : IValidateOptions<ScopeOptions>
+internal sealed class RobotOptionsValidator : IValidateOptions<RobotOptions>
 {
-    public ValidateOptionsResult Validate(string? name, ScopeOptions options)
+    public ValidateOptionsResult Validate(string? name, RobotOptions options)
     {
         var failures = new List<string>();
         if (options.ScopeCacheTtl <= TimeSpan.Zero)

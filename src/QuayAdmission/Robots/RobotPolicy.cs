@@ -1,10 +1,9 @@
 using Microsoft.Extensions.Options;
-using QuayAdmission.PullSecrets;
 
-namespace QuayAdmission.Scopes;
+namespace QuayAdmission.Robots;
 
 /// <summary>The operator's AllowedRobots rules. No rules: no restriction beyond Quay's own federation check.</summary>
-public sealed class RobotPolicy(IOptions<ScopeOptions> options)
+public sealed class RobotPolicy(IOptions<RobotOptions> options)
 {
     private readonly List<AllowedRobotsRule> rules = options.Value.AllowedRobots;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace QuayAdmission.PullSecrets;
+namespace QuayAdmission.Robots;
 
 /// <summary>One entry of the robot-account annotation, resolved to a configured registry.</summary>
 public sealed record RobotReference(string RegistryHost, string Robot);
@@ -11,9 +11,6 @@ public sealed record ReferenceError(int Code, string Message);
 
 public static partial class RobotReferenceParser
 {
-    /// <summary>The annotation that names the robots, on a Pod, its ServiceAccount or its Namespace (DESIGN.md).</summary>
-    public const string Annotation = "quay-admission.io/robot-account";
-
     // A pod needs a handful of registries at most; the cap keeps a hostile annotation from
     // turning one admission into thousands of exchanges.
     public const int MaxEntries = 16;
@@ -21,7 +18,7 @@ public static partial class RobotReferenceParser
     private const int MinPartLength = 2;
     private const int MaxPartLength = 255;
 
-    /// <summary>Parses <c>[registryHost/]org+short</c> entries separated by commas.</summary>
+    /// <summary>Parses <c>[registryHost/]org+short</c> entries of the robot-account annotation, separated by commas.</summary>
     /// <param name="allowedHosts">The configured registries; the first is the default.</param>
     public static bool TryParse(
         string annotation,
@@ -34,12 +31,12 @@ public static partial class RobotReferenceParser
         var entries = annotation.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (entries.Length == 0)
         {
-            error = new(400, $"annotation {Annotation} names no robot account");
+            error = new(400, $"annotation {WellKnown.RobotAccountAnnotation} names no robot account");
             return false;
         }
         if (entries.Length > MaxEntries)
         {
-            error = new(400, $"annotation {Annotation} names {entries.Length} robot accounts; at most {MaxEntries} are allowed");
+            error = new(400, $"annotation {WellKnown.RobotAccountAnnotation} names {entries.Length} robot accounts; at most {MaxEntries} are allowed");
             return false;
         }
 

@@ -1,9 +1,8 @@
 using Microsoft.Extensions.Options;
-using QuayAdmission.PullSecrets;
-using QuayAdmission.Scopes;
+using QuayAdmission.Robots;
 using QuayAdmission.Tests.Support;
 
-namespace QuayAdmission.Tests.Scopes;
+namespace QuayAdmission.Tests.Robots;
 
 public class RobotPolicyTests
 {
@@ -22,7 +21,7 @@ public class RobotPolicyTests
 
     private static RobotPolicy Policy(params AllowedRobotsRule[] rules)
     {
-        var options = new ScopeOptions();
+        var options = new RobotOptions();
         options.AllowedRobots.AddRange(rules);
         return new RobotPolicy(Options.Create(options));
     }

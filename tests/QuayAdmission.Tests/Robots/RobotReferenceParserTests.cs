@@ -1,6 +1,6 @@
-using QuayAdmission.PullSecrets;
+using QuayAdmission.Robots;
 
-namespace QuayAdmission.Tests.PullSecrets;
+namespace QuayAdmission.Tests.Robots;
 
 public class RobotReferenceParserTests
 {
